@@ -1,0 +1,2 @@
+//! Skerry's compositor: a headless smithay compositor that apps, the desktop shell and the
+//! streamer reach only through standard Wayland protocols.
