@@ -585,6 +585,10 @@ impl Machine {
                 _ => {}
             }
         }
+        if deadline_passed {
+            // Everything alive got SIGKILL; nothing is left to wait for but the exits.
+            self.stop_deadline = None;
+        }
         if self.services.iter().all(|s| s.pid.is_none()) {
             let outcome = match self.stopping {
                 Some(Outcome::Stopped) if self.stop_killed => Outcome::StopTimedOut,
