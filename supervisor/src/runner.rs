@@ -19,7 +19,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::gpu::Gpu;
 use crate::machine::{Action, Event, Exit, Machine, Outcome, ServiceId, Sig, State};
@@ -175,6 +175,21 @@ impl Runner {
                     }
                 }
                 Action::Exit(outcome) => {
+                    match outcome {
+                        Outcome::CriticalFailed(id) => error!(
+                            service = %self.specs[id].plan.name,
+                            "a critical service failed too often or ended for good; the appliance stops"
+                        ),
+                        Outcome::ServicesFailed => {
+                            error!("every service has ended and some failed")
+                        }
+                        Outcome::StopTimedOut => {
+                            warn!(
+                                "stopped, but some services had to be killed after the grace period"
+                            )
+                        }
+                        Outcome::Stopped | Outcome::AllDone => info!("every service has ended"),
+                    }
                     for pid in st.pids.keys() {
                         let _ = killpg(Pid::from_raw(*pid), Signal::SIGKILL);
                     }

@@ -3,9 +3,10 @@
 //!
 //! Everything the child needs is computed before `fork`; between `fork` and `exec` only
 //! async-signal-safe system calls run (no allocation): `setgroups` → `setgid` → `setuid`,
-//! then a parent-death signal so a supervisor that dies natively does not leave the
-//! desktop running. std resets the signal mask and SIGPIPE's disposition in the child, and
-//! the supervisor installs no handlers, so every child starts with default dispositions.
+//! then an empty signal mask and SIGPIPE back at its default (the supervisor blocks the
+//! signals it reads, and blocked masks survive exec), then a parent-death signal so a
+//! supervisor that dies natively does not leave the desktop running. The supervisor
+//! installs no handlers, so every other disposition is already the default.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -54,6 +55,12 @@ pub fn spawn(
             {
                 return Err(std::io::Error::last_os_error());
             }
+            // The supervisor blocks the signals it reads through its signalfd; a child must
+            // start with none blocked and SIGPIPE at its default.
+            let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(empty.as_mut_ptr());
+            libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             // Set after setuid: a change of credentials clears it.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
             Ok(())
