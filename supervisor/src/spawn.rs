@@ -3,10 +3,9 @@
 //!
 //! Everything the child needs is computed before `fork`; between `fork` and `exec` only
 //! async-signal-safe system calls run (no allocation): `setgroups` → `setgid` → `setuid`,
-//! then an empty signal mask and SIGPIPE back at its default (the supervisor blocks the
-//! signals it reads, and blocked masks survive exec), then a parent-death signal so a
-//! supervisor that dies natively does not leave the desktop running. The supervisor
-//! installs no handlers, so every other disposition is already the default.
+//! then an empty signal mask and every signal at its default disposition (the supervisor
+//! blocks the signals it reads, and masks and ignored signals survive exec), then a
+//! parent-death signal so a supervisor that dies natively does not leave the desktop running.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -56,11 +55,18 @@ pub fn spawn(
                 return Err(std::io::Error::last_os_error());
             }
             // The supervisor blocks the signals it reads through its signalfd; a child must
-            // start with none blocked and SIGPIPE at its default.
+            // start with none blocked.
             let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
             libc::sigemptyset(empty.as_mut_ptr());
             libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            // Every disposition back to the default, including ignored ones the supervisor
+            // inherited. The raw system call also reaches the signals libc reserves.
+            let dfl = [0u64; 4];
+            for sig in 1..=64 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), 0usize, 8usize);
+                }
+            }
             // Set after setuid: a change of credentials clears it.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
             Ok(())
