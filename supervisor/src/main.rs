@@ -249,7 +249,19 @@ fn account(env: &HashMap<String, String>, cfg: &Config, pid1: bool) -> anyhow::R
             home,
         });
     }
-    user::ensure_account(etc, &cfg.user, uid, gid, &home).context("preparing the runtime user")
+    match user::ensure_account(etc, &cfg.user, uid, gid, &home) {
+        Ok(account) => Ok(account),
+        Err(e) => {
+            // A read-only /etc: the ids still work, only the name lookup does not.
+            warn!("cannot record the runtime user in /etc ({e}); running as {uid}:{gid} anyway");
+            Ok(Account {
+                name: cfg.user.clone(),
+                uid,
+                gid,
+                home,
+            })
+        }
+    }
 }
 
 /// The environment every child starts with: ours minus the outer service manager's,

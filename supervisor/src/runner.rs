@@ -141,6 +141,7 @@ impl Runner {
         for action in actions {
             match action {
                 Action::Spawn(id) => {
+                    self.clear_stale_ready_path(id);
                     let spec = &self.specs[id];
                     let mut env = self.env.clone();
                     env.push(("SKERRY_SERVICE".into(), spec.plan.name.clone().into()));
@@ -280,6 +281,18 @@ impl Runner {
                 debug!(service = %spec.plan.name, pid, "ready path exists");
                 pending.push(Event::Ready(id));
             }
+        }
+    }
+
+    /// A socket left by an earlier run of the service must not count as readiness.
+    fn clear_stale_ready_path(&self, id: ServiceId) {
+        use std::os::unix::fs::FileTypeExt;
+        let Some(path) = self.specs[id].ready_path.as_deref().map(|p| self.expand(p)) else {
+            return;
+        };
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            debug!(path = %path.display(), "removing a stale socket");
+            let _ = std::fs::remove_file(&path);
         }
     }
 

@@ -449,3 +449,35 @@ command = ["/bin/sh", "-c", "trap 'echo two >> @DIR@/hup' HUP; echo > @DIR@/up2;
             .all(|s| s["state"] == "running")
     );
 }
+
+#[test]
+fn a_service_is_ready_when_its_socket_appears_not_before() {
+    let toml = r#"
+[[service]]
+name = "server"
+ready_path = "$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY"
+command = ["/usr/bin/python3", "-c", "import os, socket, time; time.sleep(0.3); open('@DIR@/log', 'a').write('server listening\\n'); s = socket.socket(socket.AF_UNIX); s.bind(os.environ['XDG_RUNTIME_DIR'] + '/' + os.environ['WAYLAND_DISPLAY']); s.listen(); time.sleep(1000)"]
+[[service]]
+name = "client"
+after = ["server"]
+command = ["/bin/sh", "-c", "echo client started >> @DIR@/log; exec sleep 1000"]
+"#;
+    // A socket left over from an earlier run is in the way; it must not count.
+    let app = Appliance::start_prepared(
+        toml,
+        &[("PUID", "0"), ("SKERRY_WAYLAND_DISPLAY", "wayland-test")],
+        |dir| {
+            std::fs::create_dir_all(dir.join("run")).expect("mkdir");
+            drop(
+                std::os::unix::net::UnixListener::bind(dir.join("run/wayland-test")).expect("bind"),
+            );
+        },
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || app.lines("log").len() == 2),
+        "{}\n{}",
+        app.read("log"),
+        app.log()
+    );
+    assert_eq!(app.lines("log"), ["server listening", "client started"]);
+}

@@ -47,6 +47,11 @@ impl Appliance {
     /// Starts skerry-init with `toml` (every `@DIR@` replaced by the test directory) and
     /// extra environment.
     pub fn start(toml: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_prepared(toml, env, |_| {})
+    }
+
+    /// Like [`Appliance::start`], with `prepare` run on the test directory first.
+    pub fn start_prepared(toml: &str, env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> Self {
         require_root();
         let dir = tempfile::tempdir().expect("tempdir");
         // Services may run as an unprivileged user and write their reports here.
@@ -58,6 +63,7 @@ impl Appliance {
         for sub in ["ov/up", "ov/work"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
+        prepare(dir.path());
         let log = std::fs::File::create(dir.path().join("init.log")).expect("log");
         let mut cmd = Command::new("unshare");
         cmd.args([
@@ -180,8 +186,4 @@ impl Drop for Appliance {
             let _ = self.unshare.wait();
         }
     }
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
