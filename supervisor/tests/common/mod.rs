@@ -64,6 +64,13 @@ impl Appliance {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
         prepare(dir.path());
+        // A test may put its own copy (with fake neighbours) at bin/skerry-init.
+        let own = dir.path().join("bin/skerry-init");
+        let bin = if own.exists() {
+            own
+        } else {
+            PathBuf::from(env!("CARGO_BIN_EXE_skerry-init"))
+        };
         let log = std::fs::File::create(dir.path().join("init.log")).expect("log");
         let mut cmd = Command::new("unshare");
         cmd.args([
@@ -81,7 +88,7 @@ impl Appliance {
         .arg("sh")
         .arg(dir.path().join("ov/up"))
         .arg(dir.path().join("ov/work"))
-        .arg(env!("CARGO_BIN_EXE_skerry-init"))
+        .arg(bin)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("SKERRY_CONFIG", &config)
