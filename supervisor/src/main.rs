@@ -113,7 +113,7 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
     if !pid1 {
         nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
     }
-    // Signals arrive through the signalfd only; children get a clean mask from std.
+    // Signals arrive through the signalfd only; spawn gives children a clean mask.
     let mut mask = SigSet::empty();
     for s in [
         Signal::SIGCHLD,
@@ -154,7 +154,10 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
         });
     user::ensure_dir(&runtime_dir, account.uid, account.gid, Some(0o700), false)
         .context("preparing XDG_RUNTIME_DIR")?;
-    if let Err(e) = user::ensure_dir(&account.home, account.uid, account.gid, None, true) {
+    // Skerry's own home (SKERRY_HOME, or the account Skerry manages) is handed to the user
+    // whole; another existing account's home is only created if missing, never walked.
+    let own_home = cfg.home.is_some() || account.name == cfg.user;
+    if let Err(e) = user::ensure_dir(&account.home, account.uid, account.gid, None, own_home) {
         warn!("preparing the home directory: {e}");
     }
     // The supervisor's own directory: children may read it, not write it.

@@ -67,7 +67,7 @@ fn describe(exit: Exit) -> String {
     }
 }
 
-/// A snapshot of the machine. `with_usage` reads CPU and memory from `proc_root`.
+/// A snapshot of the machine; with `proc_root`, CPU and memory are read from it.
 pub fn snapshot(machine: &Machine, gpu: &Gpu, uptime_s: u64, proc_root: Option<&Path>) -> Status {
     let services = machine
         .services()

@@ -22,6 +22,8 @@ pub enum UserError {
     },
     #[error("changing the owner of {path}: {source}")]
     Chown { path: PathBuf, source: nix::Error },
+    #[error("{0} is a system directory: not giving it to the runtime user")]
+    SystemDir(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UserError + '_ {
@@ -160,11 +162,57 @@ pub fn ensure_dir(
     if !nix::unistd::geteuid().is_root() || (meta.uid() == uid && meta.gid() == gid) {
         return Ok(());
     }
+    if is_system_dir(dir) {
+        return Err(UserError::SystemDir(dir.to_path_buf()));
+    }
     if recursive {
         chown_tree(dir, uid, gid)
     } else {
         chown(dir, uid, gid)
     }
+}
+
+/// Directories of the operating system that must never be given to the runtime user, even
+/// when an account's home points at one (`/`, `/usr/sbin`, `/nonexistent`'s parent…).
+pub fn is_system_dir(dir: &Path) -> bool {
+    const EXACT: &[&str] = &[
+        "/",
+        "/home",
+        "/run",
+        "/run/user",
+        "/tmp",
+        "/var",
+        "/opt",
+        "/srv",
+        "/mnt",
+        "/media",
+    ];
+    const TREES: &[&str] = &[
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/root",
+        "/sbin",
+        "/sys",
+        "/usr",
+        "/var/lib",
+        "/var/log",
+        "/var/cache",
+        "/var/spool",
+    ];
+    let d = dir.to_string_lossy();
+    let d = d.trim_end_matches('/');
+    let d = if d.is_empty() { "/" } else { d };
+    EXACT.contains(&d)
+        || TREES
+            .iter()
+            .any(|t| d == *t || d.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), UserError> {

@@ -121,3 +121,35 @@ fn directories_get_owner_and_mode() {
         0
     );
 }
+
+#[test]
+fn system_directories_are_never_given_away() {
+    use skerry_init::user::is_system_dir;
+    for d in [
+        "/",
+        "/usr",
+        "/usr/sbin",
+        "/etc/",
+        "/var/lib/x",
+        "/root",
+        "/home",
+        "/tmp",
+        "/proc/1",
+    ] {
+        assert!(is_system_dir(Path::new(d)), "{d}");
+    }
+    for d in [
+        "/config",
+        "/home/skerry",
+        "/tmp/x",
+        "/var/skerry",
+        "/usrx",
+        "/data/home",
+    ] {
+        assert!(!is_system_dir(Path::new(d)), "{d}");
+    }
+    // /etc belongs to root here; asking to hand it over fails instead of walking it.
+    let err = ensure_dir(Path::new("/etc"), 12345, 12345, None, true).expect_err("refused");
+    assert!(err.to_string().contains("is a system directory"), "{err}");
+    assert_eq!(std::fs::metadata("/etc").expect("meta").uid(), 0);
+}
