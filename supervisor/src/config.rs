@@ -432,7 +432,12 @@ impl Config {
         };
         let ready_timeout = src.seconds("ready_timeout", Duration::ZERO);
         let ready_timeout = (!ready_timeout.is_zero()).then_some(ready_timeout);
-        let status_interval = src.seconds("status_interval", Duration::from_secs(5));
+        let status_interval = src.parse(
+            "status_interval",
+            Duration::from_secs(5),
+            "a number of seconds from 0.1, like 5",
+            |s| parse_seconds(s).filter(|d| *d >= Duration::from_millis(100)),
+        );
 
         let mut exports = Vec::new();
         for &(key, kind) in COMPONENT_SETTINGS {

@@ -129,7 +129,7 @@ impl Runner {
         if let Some(w) = self.watchdog {
             t = t.min(w / 2);
         }
-        t
+        t.max(Duration::from_millis(1))
     }
 
     fn perform(

@@ -137,6 +137,11 @@ fn each_bad_value_is_one_clear_line() {
             "SKERRY_GRACE_PERIOD=\"10s\": expected a number of seconds",
         ),
         (
+            "SKERRY_STATUS_INTERVAL",
+            "0",
+            "SKERRY_STATUS_INTERVAL=\"0\": expected a number of seconds from 0.1",
+        ),
+        (
             "SKERRY_RESTART_LIMIT",
             "many",
             "SKERRY_RESTART_LIMIT=\"many\": expected a whole number of restarts",
