@@ -92,6 +92,8 @@ pub struct Config {
     pub exports: Vec<(String, String)>,
     /// Where the file was read from, if it was.
     pub file: Option<PathBuf>,
+    /// The file's `[[service]]` tables could not be read (the problem is reported).
+    pub services_invalid: bool,
 }
 
 /// Settings owned by other components: checked here, passed on as `SKERRY_<NAME>`.
@@ -292,20 +294,36 @@ struct ServiceTables {
 impl Config {
     /// Reads `SKERRY_CONFIG` (or the default path) if it exists, then validates everything.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
+        match Self::load_all(env) {
+            (Some(c), errors) if errors.is_empty() => Ok(c),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// Like [`Config::from_env`], but returns the configuration with defaults in place of
+    /// invalid values next to the problems, so later checks can add theirs to the same
+    /// report. `None` when the file could not be read at all.
+    pub fn load_all(env: &HashMap<String, String>) -> (Option<Self>, Vec<ConfigError>) {
         let (path, required) = match env.get("SKERRY_CONFIG") {
             Some(p) => (PathBuf::from(p), true),
             None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(env, Some((&path, &text))),
+        let (c, errors) = match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse_all(env, Some((&path, &text))),
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-                Self::parse(env, None)
+                Self::parse_all(env, None)
             }
-            Err(e) => Err(ConfigErrors(vec![ConfigError::File {
-                file: path.display().to_string(),
-                message: format!("cannot read: {e}"),
-            }])),
-        }
+            Err(e) => {
+                return (
+                    None,
+                    vec![ConfigError::File {
+                        file: path.display().to_string(),
+                        message: format!("cannot read: {e}"),
+                    }],
+                );
+            }
+        };
+        (Some(c), errors)
     }
 
     /// Validates the environment and the file's text (with the path it came from).
@@ -313,6 +331,20 @@ impl Config {
         env: &HashMap<String, String>,
         file: Option<(&std::path::Path, &str)>,
     ) -> Result<Self, ConfigErrors> {
+        let (c, errors) = Self::parse_all(env, file);
+        if errors.is_empty() {
+            Ok(c)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// [`Config::parse`] that always yields a configuration (defaults where values were
+    /// invalid) and the list of problems.
+    pub fn parse_all(
+        env: &HashMap<String, String>,
+        file: Option<(&std::path::Path, &str)>,
+    ) -> (Self, Vec<ConfigError>) {
         let file_name = file.map_or_else(
             || DEFAULT_CONFIG_PATH.to_string(),
             |(p, _)| p.display().to_string(),
@@ -320,6 +352,7 @@ impl Config {
         let mut errors = Vec::new();
         let mut table = toml::Table::new();
         let mut services = None;
+        let mut services_invalid = false;
         if let Some((_, text)) = file {
             match text.parse::<toml::Table>() {
                 Ok(t) => table = t,
@@ -341,10 +374,13 @@ impl Config {
             if table.contains_key("service") {
                 match toml::Value::Table(table.clone()).try_into::<ServiceTables>() {
                     Ok(t) => services = Some(t.service),
-                    Err(e) => errors.push(ConfigError::File {
-                        file: file_name.clone(),
-                        message: format!("[[service]]: {}", e.message()),
-                    }),
+                    Err(e) => {
+                        services_invalid = true;
+                        errors.push(ConfigError::File {
+                            file: file_name.clone(),
+                            message: format!("[[service]]: {}", e.message()),
+                        });
+                    }
                 }
             }
         }
@@ -464,29 +500,27 @@ impl Config {
         // Values that came from the environment reach children anyway; pass only the file's.
         exports.retain(|(k, _)| !env.contains_key(k));
 
-        if src.errors.is_empty() {
-            Ok(Config {
-                app,
-                desktop,
-                puid,
-                pgid,
-                user,
-                home,
-                tz,
-                runtime_dir,
-                wayland_display,
-                x_display,
-                gpu,
-                timing,
-                ready_timeout,
-                status_interval,
-                services,
-                exports,
-                file: file.map(|(p, _)| p.to_path_buf()),
-            })
-        } else {
-            Err(ConfigErrors(src.errors))
-        }
+        let config = Config {
+            app,
+            desktop,
+            puid,
+            pgid,
+            user,
+            home,
+            tz,
+            runtime_dir,
+            wayland_display,
+            x_display,
+            gpu,
+            timing,
+            ready_timeout,
+            status_interval,
+            services,
+            exports,
+            file: file.map(|(p, _)| p.to_path_buf()),
+            services_invalid,
+        };
+        (config, src.errors)
     }
 }
 

@@ -85,14 +85,22 @@ struct Validated {
     specs: Vec<services::ServiceSpec>,
 }
 
+/// Settings, then the service list and the user: every problem in one report.
 fn validate(env: &HashMap<String, String>) -> Result<Validated, ConfigErrors> {
-    let config = Config::from_env(env)?;
+    let (config, mut errors) = Config::load_all(env);
+    let Some(config) = config else {
+        return Err(ConfigErrors(errors));
+    };
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
     let path_var = env.get("PATH").map_or("/usr/bin:/bin", String::as_str);
-    let mut errors = Vec::new();
-    let specs = services::plan(&config, exe_dir.as_deref(), path_var, &mut errors);
+    // A broken [[service]] list would be judged as the default one: say nothing about it.
+    let specs = if config.services_invalid {
+        Vec::new()
+    } else {
+        services::plan(&config, exe_dir.as_deref(), path_var, &mut errors)
+    };
     if !geteuid().is_root()
         && let Some(p) = config.puid.filter(|&p| p != geteuid().as_raw())
     {

@@ -325,7 +325,7 @@ fn an_invalid_configuration_starts_nothing_and_says_why() {
     let config = dir.path().join("skerry.toml");
     std::fs::write(
         &config,
-        "fps = 1000\n[[service]]\nname = \"x\"\ncommand = \"/bin/true\"\n",
+        "fps = 1000\n[[service]]\nname = \"x\"\ncommand = \"/no/such/program\"\n",
     )
     .expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_skerry-init"))
@@ -339,11 +339,13 @@ fn an_invalid_configuration_starts_nothing_and_says_why() {
         .expect("run skerry-init");
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
+    // Settings and the service list, all in one report.
     for part in [
-        "3 problems",
+        "4 problems",
         "fps in ",
         "SKERRY_SCALE=\"huge\"",
         "PUID=\"abc\"",
+        "program \"/no/such/program\" not found",
     ] {
         assert!(err.contains(part), "missing {part:?} in:\n{err}");
     }
