@@ -161,12 +161,16 @@ command = ["/bin/sh", "-c", "echo $$ >> @DIR@/steady; exec sleep 1000"]
         .map(|t| t.parse().expect("timestamp"))
         .collect();
     let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    // 0.2, 0.4, 0.8, 1.6 s plus scheduling noise: each gap longer than the one before.
-    for w in gaps.windows(2) {
-        assert!(w[1] > w[0] * 1.2, "gaps do not grow: {gaps:?}");
+    // Delays of 0.2, 0.4, 0.8, 1.6 s: a busy machine can only lengthen a gap, so each gap
+    // is at least its delay, and the last is clearly longer than the first.
+    for (i, gap) in gaps.iter().enumerate() {
+        let delay = 0.2 * f64::from(1u32 << i);
+        assert!(
+            *gap >= delay - 0.02,
+            "gap {i} shorter than {delay} s: {gaps:?}"
+        );
     }
-    assert!(gaps[3] > gaps[0] * 3.0, "gaps do not grow: {gaps:?}");
-    assert!(gaps[0] >= 0.19, "first restart too early: {gaps:?}");
+    assert!(gaps[3] > gaps[0] * 2.0, "gaps do not grow: {gaps:?}");
     // The other service was never disturbed.
     assert_eq!(app.lines("steady").len(), 1);
     let status = app.status().expect("status");
