@@ -16,6 +16,14 @@ fn etc() -> tempfile::TempDir {
     dir
 }
 
+/// Handing directories to another user is what root does; as anyone else it is skipped.
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "changing owners needs root: run this test as root"
+    );
+}
+
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).expect("read")
 }
@@ -84,6 +92,7 @@ fn an_account_already_owning_the_uid_is_used_untouched() {
 
 #[test]
 fn directories_get_owner_and_mode() {
+    require_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let run = dir.path().join("run/user/12345");
     ensure_dir(&run, 12345, 12346, Some(0o700), false).expect("runtime dir");
@@ -124,6 +133,7 @@ fn directories_get_owner_and_mode() {
 
 #[test]
 fn system_directories_are_never_given_away() {
+    require_root();
     use skerry_init::user::is_system_dir;
     for d in [
         "/",
