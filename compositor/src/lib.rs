@@ -189,6 +189,17 @@ impl Skerry {
     /// popups and foreign-toplevel handles.
     pub fn refresh(&mut self) {
         self.popups.cleanup();
+        // Old Xwayland names an X11 window's surface in a client message that may arrive
+        // after the surface's last commit: look again after every batch of events.
+        if self.xwm.is_some()
+            && self
+                .windows
+                .values()
+                .chain(self.override_redirect.iter())
+                .any(|m| m.window.x11_surface().is_some() && m.surface().is_none())
+        {
+            self.resolve_x11_surfaces();
+        }
         self.foreign_toplevel_list_state.cleanup_closed_handles();
         if let Err(e) = self.display_handle.flush_clients() {
             tracing::debug!("flushing clients: {e}");
