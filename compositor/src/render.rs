@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 
 use smithay::{
     backend::renderer::element::{Kind, surface::render_elements_from_surface_tree},
-    desktop::{PopupManager, layer_map_for_output, utils::send_frames_surface_tree},
+    desktop::{
+        PopupManager, layer_map_for_output,
+        utils::{
+            OutputPresentationFeedback, send_frames_surface_tree,
+            take_presentation_feedback_surface_tree,
+        },
+    },
     reexports::{
         calloop::timer::{TimeoutAction, Timer},
+        wayland_protocols::wp::presentation_time::server::wp_presentation_feedback,
         wayland_server::protocol::wl_surface::WlSurface,
     },
     utils::{Logical, Physical, Point, Rectangle},
-    wayland::shell::wlr_layer::Layer,
+    wayland::{presentation::Refresh, shell::wlr_layer::Layer},
 };
 
 use crate::{backend::SkerryElement, state::Skerry};
@@ -128,6 +135,7 @@ impl Skerry {
                 listener.on_frame_rendered(&image, &damage);
             }
         }
+        self.send_presentation_feedback();
         self.send_frame_callbacks();
         tracing::debug!(stats = ?self.stats, damage = damage.len(), "frame");
         self.write_stats_file();
@@ -193,6 +201,39 @@ impl Skerry {
             ));
         }
         elements
+    }
+
+    /// Tells presentation-time clients their content is on the output (the moment the
+    /// offscreen image holds it: there is no scan-out in the headless backend).
+    fn send_presentation_feedback(&mut self) {
+        let output = self.output.clone();
+        let mut feedback = OutputPresentationFeedback::new(&output);
+        let mut surfaces: Vec<WlSurface> = self
+            .windows
+            .values()
+            .chain(self.override_redirect.iter())
+            .filter_map(crate::state::Managed::surface)
+            .collect();
+        surfaces.extend(
+            layer_map_for_output(&output)
+                .layers()
+                .map(|l| l.wl_surface().clone()),
+        );
+        for surface in &surfaces {
+            take_presentation_feedback_surface_tree(
+                surface,
+                &mut feedback,
+                |_, _| Some(output.clone()),
+                |_, _| wp_presentation_feedback::Kind::empty(),
+            );
+        }
+        self.frame_seq += 1;
+        feedback.presented(
+            self.clock.now(),
+            Refresh::fixed(self.frame_clock.interval()),
+            self.frame_seq,
+            wp_presentation_feedback::Kind::empty(),
+        );
     }
 
     fn send_frame_callbacks(&mut self) {

@@ -34,6 +34,7 @@ use smithay::{
         input_method::InputMethodManagerState,
         output::OutputManagerState,
         pointer_constraints::PointerConstraintsState,
+        presentation::PresentationState,
         relative_pointer::RelativePointerManagerState,
         selection::{
             data_device::DataDeviceState,
@@ -126,6 +127,7 @@ pub struct Skerry {
     pub wlr_data_control_state: WlrDataControlState,
     pub fractional_scale_state: FractionalScaleManagerState,
     pub viewporter_state: ViewporterState,
+    pub presentation_state: PresentationState,
     pub foreign_toplevel_list_state: ForeignToplevelListState,
     pub cursor_shape_state: CursorShapeManagerState,
     pub xwayland_shell_state: XWaylandShellState,
@@ -162,6 +164,8 @@ pub struct Skerry {
     pub(crate) needs_render: bool,
     /// Force a render even if the damage tracker finds nothing (a capture wants a frame).
     pub(crate) force_frame: bool,
+    /// Frames presented, for presentation-time's sequence number.
+    pub(crate) frame_seq: u64,
 
     // Cursor.
     pub cursor_status: CursorImageStatus,
@@ -207,6 +211,7 @@ impl Skerry {
             WlrDataControlState::new::<Self, _>(dh, Some(&primary_selection_state), |_| true);
         let fractional_scale_state = FractionalScaleManagerState::new::<Self>(dh);
         let viewporter_state = ViewporterState::new::<Self>(dh);
+        let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let foreign_toplevel_list_state = ForeignToplevelListState::new::<Self>(dh);
         let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
         let xwayland_shell_state = XWaylandShellState::new::<Self>(dh);
@@ -267,6 +272,7 @@ impl Skerry {
             wlr_data_control_state,
             fractional_scale_state,
             viewporter_state,
+            presentation_state,
             foreign_toplevel_list_state,
             cursor_shape_state,
             xwayland_shell_state,
@@ -293,6 +299,7 @@ impl Skerry {
             render_timer: None,
             needs_render: true,
             force_frame: false,
+            frame_seq: 0,
             cursor_status: CursorImageStatus::default_named(),
             cursor_serial: 0,
             cursor_listeners: Vec::new(),

@@ -126,3 +126,46 @@ fn killed_client_does_not_disturb_others() {
     c.wait_toplevel("a new client", |t| t["app_id"] == "after-kill");
     assert!(c.alive());
 }
+
+#[test]
+fn readiness_is_notified_and_bad_config_is_reported_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let notify = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_skerry-compositor"))
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env_remove("WAYLAND_DISPLAY")
+        .env("NOTIFY_SOCKET", &notify)
+        .arg("--no-xwayland")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start compositor");
+    let mut child = common::Guard(child);
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("READY=1 within the deadline");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    // No WAYLAND_DISPLAY given: the picked name is printed on stdout and exists.
+    let mut line = String::new();
+    let stdout = child.0.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("read name");
+    assert!(line.trim().starts_with("wayland-"), "{line:?}");
+    assert!(dir.path().join(line.trim()).exists());
+    drop(child);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skerry-compositor"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("SKERRY_FPS", "500")
+        .env("SKERRY_RESOLUTION", "big")
+        .output()
+        .expect("run compositor");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["XDG_RUNTIME_DIR", "SKERRY_FPS", "SKERRY_RESOLUTION"] {
+        assert!(err.contains(needle), "{needle} missing from {err}");
+    }
+}

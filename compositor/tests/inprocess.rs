@@ -22,6 +22,10 @@ use wayland_protocols::xdg::shell::client::{
     xdg_toplevel::{self, XdgToplevel},
     xdg_wm_base::{self, XdgWmBase},
 };
+use wayland_protocols_wlr::layer_shell::v1::client::{
+    zwlr_layer_shell_v1::{self, ZwlrLayerShellV1},
+    zwlr_layer_surface_v1::{self, ZwlrLayerSurfaceV1},
+};
 
 #[derive(Default)]
 struct Client {
@@ -29,6 +33,9 @@ struct Client {
     shm: Option<WlShm>,
     wm_base: Option<XdgWmBase>,
     seat: Option<WlSeat>,
+    layer_shell: Option<ZwlrLayerShellV1>,
+    /// Layer surface configures: (serial, width, height).
+    layer_configures: Vec<(u32, u32, u32)>,
     keyboard: Option<WlKeyboard>,
     /// Per toplevel index: configures received (size, states).
     configures: Vec<Vec<(i32, i32, Vec<xdg_toplevel::State>)>>,
@@ -62,6 +69,7 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Client {
                 "wl_compositor" => state.compositor = Some(registry.bind(name, 4, qh, ())),
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
                 "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 3, qh, ())),
+                "zwlr_layer_shell_v1" => state.layer_shell = Some(registry.bind(name, 4, qh, ())),
                 "wl_seat" => {
                     let seat: WlSeat = registry.bind(name, 5, qh, ());
                     state.keyboard = Some(seat.get_keyboard(qh, ()));
@@ -168,6 +176,28 @@ impl Dispatch<WlKeyboard, ()> for Client {
     }
 }
 
+impl Dispatch<ZwlrLayerSurfaceV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        layer: &ZwlrLayerSurfaceV1,
+        event: zwlr_layer_surface_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zwlr_layer_surface_v1::Event::Configure {
+            serial,
+            width,
+            height,
+        } = event
+        {
+            layer.ack_configure(serial);
+            state.layer_configures.push((serial, width, height));
+        }
+    }
+}
+
+delegate_noop!(Client: ignore ZwlrLayerShellV1);
 delegate_noop!(Client: ignore WlCompositor);
 delegate_noop!(Client: ignore WlShm);
 delegate_noop!(Client: ignore WlShmPool);
@@ -581,6 +611,72 @@ fn single_app_mode_fills_the_output() {
     let id = h.window_id("app");
     assert_eq!(
         h.rect(id),
+        skerry_compositor::layout::Rect::new(0, 0, 1920, 1080)
+    );
+}
+
+#[test]
+fn layer_shell_exclusive_zone_shrinks_the_usable_area() {
+    let mut h = Harness::new();
+    let shell = h
+        .client
+        .layer_shell
+        .clone()
+        .expect("zwlr_layer_shell_v1 advertised");
+    let surface = h
+        .client
+        .compositor
+        .as_ref()
+        .expect("compositor")
+        .create_surface(&h.qh, ());
+    let layer = shell.get_layer_surface(
+        &surface,
+        None,
+        zwlr_layer_shell_v1::Layer::Top,
+        "panel".into(),
+        &h.qh,
+        (),
+    );
+    layer.set_size(0, 40);
+    layer.set_anchor(
+        zwlr_layer_surface_v1::Anchor::Bottom
+            | zwlr_layer_surface_v1::Anchor::Left
+            | zwlr_layer_surface_v1::Anchor::Right,
+    );
+    layer.set_exclusive_zone(40);
+    surface.commit();
+    h.roundtrip();
+    let (_, lw, lh) = *h.client.layer_configures.last().expect("layer configure");
+    assert_eq!((lw, lh), (1920, 40), "stretched across the bottom edge");
+    let buffer = h.buffer(1920, 40, 0xff000000);
+    surface.attach(Some(&buffer), 0, 0);
+    surface.commit();
+    h.roundtrip();
+    let usable = h.compositor.with_state(|s| s.layout.usable());
+    assert_eq!(
+        usable,
+        skerry_compositor::layout::Rect::new(0, 0, 1920, 1040)
+    );
+
+    // A maximized window stops at the panel.
+    let w = h.toplevel("above-panel");
+    h.show(&w, 300, 200);
+    w.toplevel.set_maximized();
+    h.roundtrip();
+    let (cw, ch, _) = h.last_configure(&w);
+    assert_eq!((cw, ch), (1920, 1040));
+
+    // Clicks on the panel do not take focus from the window.
+    let id = h.window_id("above-panel");
+    h.click(100.0, 1060.0);
+    assert_eq!(h.compositor.with_state(|s| s.layout.focus()), Some(id));
+
+    layer.destroy();
+    surface.destroy();
+    h.roundtrip();
+    let usable = h.compositor.with_state(|s| s.layout.usable());
+    assert_eq!(
+        usable,
         skerry_compositor::layout::Rect::new(0, 0, 1920, 1080)
     );
 }
