@@ -42,6 +42,16 @@ fn toplevel_configure_sequence_and_mapping() {
     assert_eq!(h.client.keyboard_focus, Some(w.surface.id().protocol_id()));
     let stats = h.compositor.with_state(|s| s.stats);
     assert_eq!(stats.windows_mapped, 1);
+
+    // ext-foreign-toplevel-list announces it, and its end.
+    h.roundtrip();
+    let listed: Vec<_> = h.client.foreign.values().cloned().collect();
+    assert_eq!(listed, vec![("first".to_string(), String::new(), false)]);
+    w.toplevel.destroy();
+    w.xdg.destroy();
+    h.roundtrip();
+    assert!(h.client.foreign.values().all(|(_, _, closed)| *closed));
+    assert!(h.compositor.with_state(|s| s.toplevels().is_empty()));
 }
 
 #[test]

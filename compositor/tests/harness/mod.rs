@@ -19,6 +19,10 @@ use wayland_client::{
         wl_surface::WlSurface,
     },
 };
+use wayland_protocols::ext::foreign_toplevel_list::v1::client::{
+    ext_foreign_toplevel_handle_v1::{self, ExtForeignToplevelHandleV1},
+    ext_foreign_toplevel_list_v1::{self, ExtForeignToplevelListV1},
+};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup::{self, XdgPopup},
     xdg_positioner::XdgPositioner,
@@ -38,6 +42,9 @@ pub struct Client {
     pub wm_base: Option<XdgWmBase>,
     pub seat: Option<WlSeat>,
     pub layer_shell: Option<ZwlrLayerShellV1>,
+    pub toplevel_list: Option<ExtForeignToplevelListV1>,
+    /// ext-foreign-toplevel-list entries by handle id: (title, app_id, closed).
+    pub foreign: std::collections::BTreeMap<u32, (String, String, bool)>,
     /// Layer surface configures: (serial, width, height).
     pub layer_configures: Vec<(u32, u32, u32)>,
     pub keyboard: Option<WlKeyboard>,
@@ -78,6 +85,9 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Client {
                 "wl_compositor" => state.compositor = Some(registry.bind(name, 4, qh, ())),
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
                 "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 3, qh, ())),
+                "ext_foreign_toplevel_list_v1" => {
+                    state.toplevel_list = Some(registry.bind(name, 1, qh, ()))
+                }
                 "zwlr_layer_shell_v1" => state.layer_shell = Some(registry.bind(name, 4, qh, ())),
                 "wl_seat" => {
                     let seat: WlSeat = registry.bind(name, version.min(8), qh, ());
@@ -292,6 +302,48 @@ impl Dispatch<WlPointer, ()> for Client {
             _ => return,
         };
         state.pointer_events.push(e);
+    }
+}
+
+impl Dispatch<ExtForeignToplevelListV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &ExtForeignToplevelListV1,
+        event: ext_foreign_toplevel_list_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use wayland_client::Proxy;
+        if let ext_foreign_toplevel_list_v1::Event::Toplevel { toplevel } = event {
+            state
+                .foreign
+                .insert(toplevel.id().protocol_id(), Default::default());
+        }
+    }
+
+    wayland_client::event_created_child!(Client, ExtForeignToplevelListV1, [
+        ext_foreign_toplevel_list_v1::EVT_TOPLEVEL_OPCODE => (ExtForeignToplevelHandleV1, ()),
+    ]);
+}
+
+impl Dispatch<ExtForeignToplevelHandleV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        handle: &ExtForeignToplevelHandleV1,
+        event: ext_foreign_toplevel_handle_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use wayland_client::Proxy;
+        let entry = state.foreign.entry(handle.id().protocol_id()).or_default();
+        match event {
+            ext_foreign_toplevel_handle_v1::Event::Title { title } => entry.0 = title,
+            ext_foreign_toplevel_handle_v1::Event::AppId { app_id } => entry.1 = app_id,
+            ext_foreign_toplevel_handle_v1::Event::Closed => entry.2 = true,
+            _ => {}
+        }
     }
 }
 
