@@ -135,7 +135,12 @@ impl Skerry {
             managed.app_id = app_id;
         }
         let size = managed.window.geometry().size;
-        let is_wayland = managed.window.toplevel().is_some();
+        // Only a client that has caught up with our last configure chooses its own size;
+        // an older buffer committed while a resize is in flight must not undo it.
+        let is_wayland = managed.window.toplevel().is_some_and(|t| {
+            let sent = t.with_pending_state(|s| s.size);
+            t.current_state().size == sent
+        });
         if let Some(ws) = self.layout.get(id)
             && ws.mode == Mode::Floating
             && is_wayland

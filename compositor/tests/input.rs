@@ -226,3 +226,60 @@ fn protocol_error_disconnects_only_the_offender() {
     h.show(&w, 100, 100);
     assert_eq!(h.compositor.with_state(|s| s.toplevels().len()), 1);
 }
+
+#[test]
+fn click_outside_a_grabbing_popup_dismisses_it() {
+    let mut h = Harness::new();
+    let w = h.toplevel("menu-owner");
+    h.show(&w, 400, 300);
+    let rect = h.rect(h.window_id("menu-owner"));
+    let (x, y) = (f64::from(rect.x + 10), f64::from(rect.y + 10));
+    h.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(x, y);
+        s.pointer_frame();
+        s.pointer_button(0x110, true);
+        s.pointer_frame();
+    });
+    h.roundtrip();
+    let serial = h
+        .client
+        .pointer_events
+        .iter()
+        .find_map(|e| match e {
+            PointerEvent::Button {
+                serial,
+                pressed: true,
+                ..
+            } => Some(*serial),
+            _ => None,
+        })
+        .expect("button press seen");
+    let wm_base = h.client.wm_base.clone().expect("wm base");
+    let positioner = wm_base.create_positioner(&h.qh, ());
+    positioner.set_size(100, 80);
+    positioner.set_anchor_rect(10, 10, 1, 1);
+    let surface = h
+        .client
+        .compositor
+        .as_ref()
+        .expect("compositor")
+        .create_surface(&h.qh, ());
+    let xdg = wm_base.get_xdg_surface(&surface, &h.qh, ());
+    let popup = xdg.get_popup(Some(&w.xdg), &positioner, &h.qh, ());
+    popup.grab(h.client.seat.as_ref().expect("seat"), serial);
+    surface.commit();
+    h.roundtrip();
+    let buffer = h.buffer(100, 80, 0xffffffff);
+    surface.attach(Some(&buffer), 0, 0);
+    surface.commit();
+    h.roundtrip();
+    assert_eq!(h.client.popups_done, 0);
+    h.compositor.with_state(|s| {
+        s.pointer_button(0x110, false);
+        s.pointer_frame();
+    });
+    // Click on the empty desktop, far from window and popup.
+    h.click(5.0, 5.0);
+    h.roundtrip();
+    assert_eq!(h.client.popups_done, 1, "popup_done after an outside click");
+}

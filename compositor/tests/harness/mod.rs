@@ -55,6 +55,8 @@ pub struct Client {
     pub configures: Vec<Vec<(i32, i32, Vec<xdg_toplevel::State>)>>,
     /// Popup configures: (x, y, w, h).
     pub popup_configures: Vec<(i32, i32, i32, i32)>,
+    /// xdg_popup.popup_done events received.
+    pub popups_done: u32,
     /// Surface that has keyboard focus (by protocol id).
     pub keyboard_focus: Option<u32>,
 }
@@ -174,6 +176,8 @@ impl Dispatch<XdgPopup, ()> for Client {
         } = event
         {
             state.popup_configures.push((x, y, width, height));
+        } else if let xdg_popup::Event::PopupDone = event {
+            state.popups_done += 1;
         }
     }
 }
