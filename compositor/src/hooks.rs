@@ -62,7 +62,7 @@ pub struct Stats {
     pub renders: u64,
     /// Renders that changed pixels.
     pub frames_damaged: u64,
-    /// Frame callbacks sent to clients.
+    /// Surface trees offered frame callbacks (one per mapped surface tree per render).
     pub frame_callbacks: u64,
     /// Windows mapped since start.
     pub windows_mapped: u64,

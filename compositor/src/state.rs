@@ -5,6 +5,11 @@
 //! window manager requires that). Protocol handlers live under `handlers/`, one file per
 //! protocol; this file only creates the globals and keeps the bookkeeping that ties protocol
 //! windows to the pure [`Layout`].
+//!
+//! Adding a protocol module (as the `protocols/` modules do): add its `XxxState` as a field
+//! here, create its global in [`Skerry::new`] next to the others, implement its handler trait
+//! in a `handlers/` file named after the protocol and invoke its delegate macro there. The
+//! operations such modules need are listed in `hooks.rs`.
 
 use std::{
     collections::HashMap,

@@ -120,6 +120,7 @@ impl Skerry {
 
     /// A client committed a new size for a floating window, or changed its title.
     pub fn window_committed(&mut self, id: WindowId) {
+        self.update_limits(id);
         let Some(managed) = self.windows.get_mut(&id) else {
             return;
         };
@@ -383,7 +384,8 @@ impl Skerry {
         }
     }
 
-    /// Writes counters and windows to `SKERRY_STATS_FILE` (atomically, by rename).
+    /// Writes counters and windows to `SKERRY_STATS_FILE` (atomically, by rename). Meant for
+    /// tests and diagnostics: it is written after every render while configured.
     pub fn write_stats_file(&self) {
         let Some(path) = &self.config.stats_file else {
             return;
