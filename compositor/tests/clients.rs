@@ -169,3 +169,54 @@ fn readiness_is_notified_and_bad_config_is_reported_whole() {
         assert!(err.contains(needle), "{needle} missing from {err}");
     }
 }
+
+#[test]
+fn wtype_text_arrives_in_an_x11_xterm() {
+    require(&["xterm", "wtype", "Xwayland"]);
+    let mut c = Running::start(&[], &[]);
+    let display = wait_for("Xwayland", Duration::from_secs(30), || {
+        c.stats().and_then(|s| s["x11_display"].as_u64())
+    });
+    let file = c.path("typed-x11.txt");
+    let mut xterm = c.command("xterm");
+    xterm
+        .env("DISPLAY", format!(":{display}"))
+        .args(["-class", "SkerryXterm", "-e", "sh", "-c"])
+        .arg(format!("cat > {}", file.display()));
+    c.spawn(xterm);
+    c.wait_toplevel("xterm focused with a surface", |t| {
+        t["app_id"] == "SkerryXterm" && t["activated"] == true && t["has_surface"] == true
+    });
+    let word = random_word(10);
+    let got = wait_for("typed word in the file", Duration::from_secs(30), || {
+        let status = c
+            .command("wtype")
+            .arg(&word)
+            .args(["-k", "Return"])
+            .status()
+            .ok()?;
+        assert!(status.success(), "wtype failed");
+        let text = read(&file);
+        text.lines().any(|l| l.ends_with(&word)).then_some(text)
+    });
+    assert!(got.contains(&word), "{got:?}");
+}
+
+#[test]
+fn fractional_scale_output_maps_foot() {
+    require(&["foot"]);
+    let mut c = Running::start(
+        &[("SKERRY_SCALE", "1.5"), ("SKERRY_RESOLUTION", "1280x720")],
+        &["--no-xwayland"],
+    );
+    let mut foot = c.command("foot");
+    foot.args(["--app-id", "scaled"]);
+    c.spawn(foot);
+    c.wait_toplevel("foot at scale 1.5", |t| {
+        t["app_id"] == "scaled" && t["has_surface"] == true
+    });
+    wait_for("a damaged frame", Duration::from_secs(10), || {
+        (c.counter("frames_damaged") > 0).then_some(())
+    });
+    assert!(c.alive(), "{}", c.log());
+}
