@@ -83,6 +83,11 @@ impl Skerry {
         self.arm_render_timer();
     }
 
+    /// Whether a render is due (scheduled or forced and not yet done).
+    pub fn render_pending(&self) -> bool {
+        self.needs_render || self.force_frame || self.render_timer.is_some()
+    }
+
     /// Whether some frame rendered after the moment `Stats::frames_damaged` was `counter`
     /// changed pixels.
     pub fn damaged_since(&self, counter: u64) -> bool {

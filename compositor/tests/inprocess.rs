@@ -357,3 +357,26 @@ fn layer_shell_exclusive_zone_shrinks_the_usable_area() {
         skerry_compositor::layout::Rect::new(0, 0, 1920, 1080)
     );
 }
+
+#[test]
+fn raising_a_window_repaints_the_overlap() {
+    let mut h = Harness::new();
+    let a = h.toplevel("red");
+    h.show_color(&a, 400, 300, 0xffff0000);
+    let b = h.toplevel("green");
+    h.show_color(&b, 400, 300, 0xff00ff00);
+    let (ra, rb) = (h.rect(h.window_id("red")), h.rect(h.window_id("green")));
+    // A point covered by both: green (on top) shows.
+    let (x, y) = (rb.x + 10, rb.y + 10);
+    assert!(ra.x + ra.w > x && ra.y + ra.h > y);
+    assert_eq!(h.pixel(x, y), [0, 0xff, 0, 0xff]);
+    // Raise red by clicking its uncovered corner: the overlap turns red.
+    h.click(f64::from(ra.x + 2), f64::from(ra.y + 2));
+    assert_eq!(h.pixel(x, y), [0, 0, 0xff, 0xff]);
+    // Minimizing red uncovers green again; the background shows where neither is.
+    let id = h.window_id("red");
+    h.compositor
+        .with_state(move |s| s.set_window_minimized(id, true));
+    assert_eq!(h.pixel(x, y), [0, 0xff, 0, 0xff]);
+    assert_ne!(h.pixel(ra.x + 2, ra.y + 2), [0, 0, 0xff, 0xff]);
+}

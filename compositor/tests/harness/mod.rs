@@ -454,7 +454,12 @@ impl Harness {
 
     /// Attaches a buffer of `w` x `h` and commits (maps the window the first time).
     pub fn show(&mut self, window: &Window, w: i32, h: i32) {
-        let buffer = self.buffer(w, h, 0xff3366cc);
+        self.show_color(window, w, h, 0xff3366cc);
+    }
+
+    /// Like [`Harness::show`] with a given colour (0xAARRGGBB).
+    pub fn show_color(&mut self, window: &Window, w: i32, h: i32, argb: u32) {
+        let buffer = self.buffer(w, h, argb);
         window.surface.attach(Some(&buffer), 0, 0);
         window.surface.damage_buffer(0, 0, w, h);
         window.surface.commit();
@@ -482,6 +487,30 @@ impl Harness {
     pub fn rect(&self, id: WindowId) -> skerry_compositor::layout::Rect {
         self.compositor
             .with_state(move |s| s.layout.get(id).map(|w| w.rect).expect("window in layout"))
+    }
+
+    /// Waits (polling with a deadline) until the compositor has rendered everything pending,
+    /// then returns the output pixel at (x, y) as B,G,R,A.
+    pub fn pixel(&mut self, x: i32, y: i32) -> [u8; 4] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let done = self.compositor.with_state(|s| !s.render_pending());
+            if done {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "render never happened"
+            );
+            std::thread::yield_now();
+        }
+        self.compositor.with_state(move |s| {
+            let img = s.backend.image();
+            let off = (y as u32 * img.stride + x as u32 * 4) as usize;
+            let mut px = [0u8; 4];
+            px.copy_from_slice(&img.bytes[off..off + 4]);
+            px
+        })
     }
 
     pub fn click(&mut self, x: f64, y: f64) {
