@@ -25,7 +25,7 @@ use smithay::{
     reexports::{
         calloop::{LoopHandle, LoopSignal, RegistrationToken},
         wayland_server::{
-            Client, DisplayHandle,
+            Client, DisplayHandle, Resource,
             backend::{ClientData, ClientId, DisconnectReason},
             protocol::wl_surface::WlSurface,
         },
@@ -104,6 +104,7 @@ impl Managed {
             .x11_surface()
             .and_then(|x| x.wl_surface())
             .or_else(|| self.x11_surface.clone())
+            .filter(|s| s.is_alive())
     }
 }
 
