@@ -283,3 +283,45 @@ fn click_outside_a_grabbing_popup_dismisses_it() {
     h.roundtrip();
     assert_eq!(h.client.popups_done, 1, "popup_done after an outside click");
 }
+
+#[test]
+fn pointer_lock_keeps_the_pointer_and_sends_relative_motion() {
+    use wayland_protocols::wp::pointer_constraints::zv1::client::zwp_pointer_constraints_v1::Lifetime;
+    let mut h = Harness::new();
+    let w = h.toplevel("game");
+    h.show(&w, 400, 300);
+    let rect = h.rect(h.window_id("game"));
+    let (x, y) = (rect.x + 200, rect.y + 150);
+    h.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(f64::from(x), f64::from(y));
+        s.pointer_frame();
+    });
+    h.roundtrip();
+    let pointer = h.client.pointer.clone().expect("pointer");
+    let relative = h
+        .client
+        .relative_manager
+        .as_ref()
+        .expect("zwp_relative_pointer_manager_v1")
+        .get_relative_pointer(&pointer, &h.qh, ());
+    let _lock = h
+        .client
+        .constraints
+        .as_ref()
+        .expect("zwp_pointer_constraints_v1")
+        .lock_pointer(&w.surface, &pointer, None, Lifetime::Persistent, &h.qh, ());
+    w.surface.commit();
+    h.roundtrip();
+    assert!(h.client.locked, "lock granted to the focused surface");
+
+    let pos = h.compositor.with_state(|s| {
+        s.pointer_motion_relative(12.0, -7.0);
+        s.pointer_frame();
+        let c = s.cursor_state();
+        (c.x, c.y)
+    });
+    h.roundtrip();
+    assert_eq!(pos, (x, y), "a locked pointer does not move");
+    assert_eq!(h.client.relative_motions.last(), Some(&(12.0, -7.0)));
+    relative.destroy();
+}

@@ -23,6 +23,16 @@ use wayland_protocols::ext::foreign_toplevel_list::v1::client::{
     ext_foreign_toplevel_handle_v1::{self, ExtForeignToplevelHandleV1},
     ext_foreign_toplevel_list_v1::{self, ExtForeignToplevelListV1},
 };
+use wayland_protocols::wp::{
+    pointer_constraints::zv1::client::{
+        zwp_locked_pointer_v1::{self, ZwpLockedPointerV1},
+        zwp_pointer_constraints_v1::ZwpPointerConstraintsV1,
+    },
+    relative_pointer::zv1::client::{
+        zwp_relative_pointer_manager_v1::ZwpRelativePointerManagerV1,
+        zwp_relative_pointer_v1::{self, ZwpRelativePointerV1},
+    },
+};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup::{self, XdgPopup},
     xdg_positioner::XdgPositioner,
@@ -43,6 +53,11 @@ pub struct Client {
     pub seat: Option<WlSeat>,
     pub layer_shell: Option<ZwlrLayerShellV1>,
     pub toplevel_list: Option<ExtForeignToplevelListV1>,
+    pub constraints: Option<ZwpPointerConstraintsV1>,
+    pub relative_manager: Option<ZwpRelativePointerManagerV1>,
+    /// zwp_relative_pointer_v1 motions (dx, dy), and whether the lock was granted.
+    pub relative_motions: Vec<(f64, f64)>,
+    pub locked: bool,
     /// ext-foreign-toplevel-list entries by handle id: (title, app_id, closed).
     pub foreign: std::collections::BTreeMap<u32, (String, String, bool)>,
     /// Layer surface configures: (serial, width, height).
@@ -87,6 +102,12 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Client {
                 "wl_compositor" => state.compositor = Some(registry.bind(name, 4, qh, ())),
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
                 "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 3, qh, ())),
+                "zwp_pointer_constraints_v1" => {
+                    state.constraints = Some(registry.bind(name, 1, qh, ()))
+                }
+                "zwp_relative_pointer_manager_v1" => {
+                    state.relative_manager = Some(registry.bind(name, 1, qh, ()))
+                }
                 "ext_foreign_toplevel_list_v1" => {
                     state.toplevel_list = Some(registry.bind(name, 1, qh, ()))
                 }
@@ -351,6 +372,40 @@ impl Dispatch<ExtForeignToplevelHandleV1, ()> for Client {
     }
 }
 
+impl Dispatch<ZwpRelativePointerV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &ZwpRelativePointerV1,
+        event: zwp_relative_pointer_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zwp_relative_pointer_v1::Event::RelativeMotion { dx, dy, .. } = event {
+            state.relative_motions.push((dx, dy));
+        }
+    }
+}
+
+impl Dispatch<ZwpLockedPointerV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &ZwpLockedPointerV1,
+        event: zwp_locked_pointer_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwp_locked_pointer_v1::Event::Locked => state.locked = true,
+            zwp_locked_pointer_v1::Event::Unlocked => state.locked = false,
+            _ => {}
+        }
+    }
+}
+
+delegate_noop!(Client: ignore ZwpPointerConstraintsV1);
+delegate_noop!(Client: ignore ZwpRelativePointerManagerV1);
 delegate_noop!(Client: ignore ZwlrLayerShellV1);
 delegate_noop!(Client: ignore WlCompositor);
 delegate_noop!(Client: ignore WlShm);
