@@ -75,6 +75,10 @@ pub struct CursorState {
     pub serial: u32,
     /// `None` when a client hid the cursor.
     pub image: Option<CursorImage>,
+    /// For named cursors (cursor-shape protocol, or no client image): the shape's name,
+    /// which is also its CSS `cursor` name ("default", "text", "pointer"…). Viewers may use
+    /// it instead of the image.
+    pub name: Option<&'static str>,
     /// Pointer position in output pixels.
     pub x: i32,
     pub y: i32,

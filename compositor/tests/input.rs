@@ -73,6 +73,10 @@ fn client_cursor_image_is_exposed_and_change_notified() {
     let w = h.toplevel("cursor");
     h.show(&w, 200, 200);
     let rect = h.rect(h.window_id("cursor"));
+    assert_eq!(
+        h.compositor.with_state(|s| s.cursor_state().name),
+        Some("default")
+    );
     let changes: Arc<Mutex<u32>> = Arc::default();
     let sink = changes.clone();
     let (x, y) = (rect.x + 20, rect.y + 20);
@@ -115,6 +119,7 @@ fn client_cursor_image_is_exposed_and_change_notified() {
     assert_eq!((image.width, image.height), (8, 8));
     assert_eq!((image.hotspot_x, image.hotspot_y), (3, 4));
     assert_eq!(&image.rgba[..4], &[0, 255, 0, 255]);
+    assert_eq!(state.name, None, "a client image has no shape name");
     assert_eq!((state.x, state.y), (x, y));
     assert!(
         *changes.lock().unwrap() >= 2,
