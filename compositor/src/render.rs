@@ -55,9 +55,14 @@ impl FrameClock {
     pub(crate) fn next_deadline(&self, now: Instant) -> Instant {
         let slot = self.slot_at(now);
         match self.last {
-            Some(last) if last >= slot => self.origin + self.interval * (last + 1) as u32,
+            Some(last) if last >= slot => self.slot_start(last + 1),
             _ => now,
         }
+    }
+
+    fn slot_start(&self, slot: u64) -> Instant {
+        let nanos = self.interval.as_nanos().saturating_mul(u128::from(slot));
+        self.origin + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
     pub(crate) fn mark_rendered(&mut self, now: Instant) {
@@ -302,4 +307,27 @@ fn push_with_popups(
 /// A rectangle in output pixels from one in logical coordinates.
 pub fn to_physical(rect: Rectangle<i32, Logical>, scale: f64) -> Rectangle<i32, Physical> {
     rect.to_f64().to_physical(scale).to_i32_round()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_paced_on_a_fixed_grid() {
+        let mut clock = FrameClock::new(50); // 20 ms slots
+        let t0 = clock.origin;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // After a quiet period a change renders at once.
+        assert_eq!(clock.next_deadline(at(5)), at(5));
+        clock.mark_rendered(at(5));
+        // Another change in the same slot waits for the next slot start, not 20 ms later.
+        assert_eq!(clock.next_deadline(at(7)), at(20));
+        clock.mark_rendered(at(20));
+        assert_eq!(clock.next_deadline(at(39)), at(40));
+        // Rendering late does not shift the grid.
+        clock.mark_rendered(at(47));
+        assert_eq!(clock.next_deadline(at(50)), at(60));
+        assert_eq!(clock.next_deadline(at(200)), at(200));
+    }
 }
