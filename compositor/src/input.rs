@@ -5,8 +5,8 @@
 //! through these methods so focus-follows-click, raising and grabs behave the same for all.
 //! A future libinput backend feeds smithay `InputEvent`s into the same methods.
 //!
-//! Pointer constraints: a lock is honoured (relative motion only, the pointer stays put);
-//! a confinement is activated but the region is not enforced yet.
+//! Pointer constraints: a lock is honoured (relative motion only, the pointer stays put); a
+//! confinement keeps the pointer on its surface (and in its region, if one was given).
 
 use smithay::{
     backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode},
@@ -146,6 +146,39 @@ impl Skerry {
         })
     }
 
+    /// Whether an active confinement (zwp_confined_pointer_v1) forbids moving to `under`:
+    /// the pointer may not leave the confining surface, nor its region if it gave one.
+    fn confinement_blocks(
+        &self,
+        pos: Point<f64, Logical>,
+        under: &Option<(WlSurface, Point<f64, Logical>)>,
+    ) -> bool {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return false;
+        };
+        let Some(focus) = pointer.current_focus() else {
+            return false;
+        };
+        with_pointer_constraint(&focus, &pointer, |c| {
+            let Some(c) = c else { return false };
+            let PointerConstraint::Confined(confined) = &*c else {
+                return false;
+            };
+            if !c.is_active() {
+                return false;
+            }
+            match under {
+                Some((surface, origin)) if *surface == focus => {
+                    let local = pos - *origin;
+                    confined
+                        .region()
+                        .is_some_and(|region| !region.contains(local.to_i32_round()))
+                }
+                _ => true,
+            }
+        })
+    }
+
     /// Activates a constraint waiting on the surface the pointer just entered.
     fn activate_constraint(&self) {
         let Some(pointer) = self.seat.get_pointer() else {
@@ -167,6 +200,9 @@ impl Skerry {
             return;
         };
         let under = self.surface_under(pos);
+        if self.confinement_blocks(pos, &under) {
+            return;
+        }
         let time = self.now_msec();
         pointer.motion(
             self,

@@ -330,3 +330,40 @@ fn pointer_lock_keeps_the_pointer_and_sends_relative_motion() {
     assert_eq!(h.client.relative_motions.last(), Some(&(12.0, -7.0)));
     relative.destroy();
 }
+
+#[test]
+fn confined_pointer_cannot_leave_its_surface() {
+    use wayland_protocols::wp::pointer_constraints::zv1::client::zwp_pointer_constraints_v1::Lifetime;
+    let mut h = Harness::new();
+    let w = h.toplevel("confined");
+    h.show(&w, 400, 300);
+    let rect = h.rect(h.window_id("confined"));
+    let (x, y) = (rect.x + 200, rect.y + 150);
+    h.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(f64::from(x), f64::from(y));
+        s.pointer_frame();
+    });
+    h.roundtrip();
+    let pointer = h.client.pointer.clone().expect("pointer");
+    let _confine = h
+        .client
+        .constraints
+        .as_ref()
+        .expect("zwp_pointer_constraints_v1")
+        .confine_pointer(&w.surface, &pointer, None, Lifetime::Persistent, &h.qh, ());
+    w.surface.commit();
+    h.roundtrip();
+    // Inside the surface the pointer moves; out of it, it stays.
+    let inside = h.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(f64::from(x + 50), f64::from(y));
+        let c = s.cursor_state();
+        (c.x, c.y)
+    });
+    assert_eq!(inside, (x + 50, y));
+    let outside = h.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(5.0, 5.0);
+        let c = s.cursor_state();
+        (c.x, c.y)
+    });
+    assert_eq!(outside, (x + 50, y), "confined pointer left its surface");
+}

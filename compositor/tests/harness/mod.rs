@@ -25,6 +25,7 @@ use wayland_protocols::ext::foreign_toplevel_list::v1::client::{
 };
 use wayland_protocols::wp::{
     pointer_constraints::zv1::client::{
+        zwp_confined_pointer_v1::ZwpConfinedPointerV1,
         zwp_locked_pointer_v1::{self, ZwpLockedPointerV1},
         zwp_pointer_constraints_v1::ZwpPointerConstraintsV1,
     },
@@ -405,6 +406,7 @@ impl Dispatch<ZwpLockedPointerV1, ()> for Client {
 }
 
 delegate_noop!(Client: ignore ZwpPointerConstraintsV1);
+delegate_noop!(Client: ignore ZwpConfinedPointerV1);
 delegate_noop!(Client: ignore ZwpRelativePointerManagerV1);
 delegate_noop!(Client: ignore ZwlrLayerShellV1);
 delegate_noop!(Client: ignore WlCompositor);
