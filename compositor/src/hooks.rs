@@ -15,7 +15,8 @@
 //! - **Input**: `Skerry::pointer_motion_absolute`, `pointer_motion_relative`,
 //!   `pointer_button`, `pointer_axis`, `pointer_frame` (see `input.rs`) take the same path as
 //!   real input, focus-follows-click included.
-//! - **Output**: `Skerry::set_output_mode(width, height, scale)`.
+//! - **Output**: `Skerry::set_output_mode(width, height, scale)`; `Skerry::mode_listeners`
+//!   are told after every change (capture sessions must renegotiate buffer sizes).
 //! - **Toplevels**: `Skerry::toplevels()` lists [`ToplevelInfo`]; `activate_window`,
 //!   `set_window_minimized`, `set_window_maximized`, `close_window` act on one;
 //!   `Skerry::toplevel_listeners` are told when the list or a state changes.
@@ -54,6 +55,9 @@ where
 pub type CursorListener = Box<dyn FnMut(&CursorState)>;
 /// Told when the toplevel list or a toplevel's state changes.
 pub type ToplevelListener = Box<dyn FnMut(&[ToplevelInfo])>;
+
+/// Told after the output's mode changed: width and height in pixels, scale.
+pub type ModeListener = Box<dyn FnMut(u32, u32, f64)>;
 
 /// Counters readable by tests and logged at debug level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -180,6 +180,8 @@ pub struct Skerry {
 
     /// Called when the toplevel list or a toplevel's state changes.
     pub toplevel_listeners: Vec<crate::hooks::ToplevelListener>,
+    /// Called after the output mode or scale changed.
+    pub mode_listeners: Vec<crate::hooks::ModeListener>,
 }
 
 /// Errors creating the compositor.
@@ -310,6 +312,7 @@ impl Skerry {
             cursor_serial: 0,
             cursor_listeners: Vec::new(),
             toplevel_listeners: Vec::new(),
+            mode_listeners: Vec::new(),
         })
     }
 

@@ -337,6 +337,9 @@ impl Skerry {
             self.send_scale(surface);
         }
         self.apply_layout();
+        for listener in &mut self.mode_listeners {
+            listener(width, height, scale);
+        }
         tracing::info!(width, height, scale, "output mode changed");
         Ok(())
     }

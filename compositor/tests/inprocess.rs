@@ -248,6 +248,15 @@ fn output_mode_change_reconfigures_maximized_windows() {
     h.show(&w, 300, 200);
     w.toplevel.set_maximized();
     h.roundtrip();
+    let modes: Arc<Mutex<Vec<(u32, u32, f64)>>> = Arc::default();
+    let sink = modes.clone();
+    h.compositor.with_state(move |s| {
+        s.mode_listeners.push(Box::new(move |w, hh, scale| {
+            if let Ok(mut m) = sink.lock() {
+                m.push((w, hh, scale));
+            }
+        }))
+    });
     h.compositor
         .with_state(|s| s.set_output_mode(1280, 720, 1.0))
         .expect("mode change");
