@@ -237,13 +237,25 @@ pub struct SyntheticSource {
 }
 
 impl SyntheticSource {
-    /// Starts delivering frames of `scene` at `fps` into `sink`.
+    /// Starts delivering frames of `scene` at `fps` into `sink`, without end.
     pub fn start(
         scene: Scene,
         width: u32,
         height: u32,
         fps: u32,
         sink: Arc<dyn CaptureSink>,
+    ) -> Arc<Self> {
+        Self::start_with_budget(scene, width, height, fps, sink, None)
+    }
+
+    /// Like [`Self::start`], but goes quiet after `budget` frames (`None`: never).
+    pub fn start_with_budget(
+        scene: Scene,
+        width: u32,
+        height: u32,
+        fps: u32,
+        sink: Arc<dyn CaptureSink>,
+        budget: Option<u64>,
     ) -> Arc<Self> {
         let state = Arc::new((
             Mutex::new(ControlState {
@@ -252,7 +264,7 @@ impl SyntheticSource {
                 full_frame: false,
                 mode: None,
                 fps: fps.max(1),
-                budget: None,
+                budget,
             }),
             Condvar::new(),
         ));
