@@ -221,7 +221,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         stopping: stop_rx,
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("serving on {scheme}://{addr}/");
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("serving on {scheme}://{bound}/");
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
         tracing::debug!(error = %e, "sd_notify READY=1 failed");
     }

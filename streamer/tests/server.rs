@@ -336,6 +336,51 @@ async fn session_start_and_input(use_tls: bool) {
             }
         }
     }
+    // Settings apply live: switching to JPEG is announced, then JPEG keyframes follow.
+    ws.send(Message::Text(
+        r#"{"type":"settings","encoder":"jpeg","fps":20}"#.into(),
+    ))
+    .await
+    .expect("send");
+    loop {
+        if let Message::Text(t) = next_msg(&mut ws).await {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("JSON");
+            if v["type"] == "settings" {
+                assert_eq!(
+                    (v["encoder"].as_str(), v["fps"].as_u64()),
+                    (Some("jpeg"), Some(20))
+                );
+                break;
+            }
+        }
+    }
+    assert_eq!(s.source.max_fps(), 20);
+    let (vh, payload) = loop {
+        let (vh, payload) = next_video(&mut ws).await;
+        if vh.codec == proto::Codec::Jpeg {
+            break (vh, payload);
+        }
+    };
+    assert_ne!(
+        vh.flags & proto::flags::KEYFRAME,
+        0,
+        "the first JPEG frame is whole"
+    );
+    assert_eq!(&payload[..2], &[0xFF, 0xD8], "a complete JPEG");
+    // An out-of-range value changes nothing and keeps the connection.
+    ws.send(Message::Text(r#"{"type":"settings","fps":500}"#.into()))
+        .await
+        .expect("send");
+    loop {
+        if let Message::Text(t) = next_msg(&mut ws).await {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("JSON");
+            if v["type"] == "error" {
+                assert_eq!(v["code"], "settings");
+                break;
+            }
+        }
+    }
+    assert_eq!(s.pipeline.settings().fps, 20);
     // Graceful stop: the viewer is told the server goes away.
     let _ = s.stop.send(true);
     expect_close(&mut ws, 1001).await;
