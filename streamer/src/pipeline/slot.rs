@@ -128,6 +128,44 @@ mod tests {
         assert_eq!(slot.take().expect("frame").1, vec![Rect::new(0, 0, 64, 32)]);
     }
 
+    fn covered(rects: &[Rect], x: u32, y: u32) -> bool {
+        rects
+            .iter()
+            .any(|r| x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height)
+    }
+
+    proptest::proptest! {
+        /// Whatever the frames' damage, every damaged pixel is in the merged damage, the
+        /// merged damage stays inside the frame, and the list stays short.
+        #[test]
+        fn merged_damage_covers_every_damaged_pixel(
+            frames in proptest::collection::vec(
+                proptest::collection::vec((0u32..80, 0u32..60, 1u32..30, 1u32..30), 0..6),
+                1..12,
+            )
+        ) {
+            let mut slot = LatestSlot::default();
+            for (i, rects) in frames.iter().enumerate() {
+                let damage = rects.iter().map(|&(x, y, w, h)| Rect::new(x, y, w, h)).collect();
+                slot.put(frame(64, 48, damage, i as u8));
+            }
+            let (_, merged) = slot.take().expect("a frame");
+            proptest::prop_assert!(merged.len() <= MAX_RECTS);
+            for r in &merged {
+                proptest::prop_assert!(r.x + r.width <= 64 && r.y + r.height <= 48);
+            }
+            for rects in &frames {
+                for &(x, y, w, h) in rects {
+                    for py in y..(y + h).min(48) {
+                        for px in x..(x + w).min(64) {
+                            proptest::prop_assert!(covered(&merged, px, py), "({px},{py}) lost");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn many_rects_collapse_to_bounding_box() {
         let mut d = Vec::new();
