@@ -124,15 +124,27 @@ impl SyntheticScreen {
         }
         let ink = INKS[(hash(line ^ 0x55) % 4) as usize];
         let width = row.len() as u32 / 4;
-        for x in 0..width {
-            let dxp = x + dx;
-            let col = u64::from(dxp / CELL_W);
+        if width == 0 {
+            return;
+        }
+        // One glyph lookup per cell, not per pixel: this source also runs in debug builds.
+        let first = dx / CELL_W;
+        let last = (dx + width - 1) / CELL_W;
+        for col in first..=last {
             let g = match typed {
-                Some((tl, limit)) if tl == line && col >= limit => 0,
-                _ => self.glyph_at(line, col),
+                Some((tl, limit)) if tl == line && u64::from(col) >= limit => 0,
+                _ => self.glyph_at(line, u64::from(col)),
             };
-            if g != 0 && self.glyphs[g][in_line] & (0x80 >> (dxp % CELL_W)) != 0 {
-                let p = (x * 4) as usize;
+            let bits = self.glyphs[g][in_line];
+            if bits == 0 {
+                continue;
+            }
+            for b in 0..CELL_W {
+                let doc_x = col * CELL_W + b;
+                if bits & (0x80 >> b) == 0 || doc_x < dx || doc_x >= dx + width {
+                    continue;
+                }
+                let p = ((doc_x - dx) * 4) as usize;
                 row[p..p + 3].copy_from_slice(&ink);
             }
         }
@@ -447,5 +459,61 @@ fn run(
             frame.damage = vec![Rect::new(0, 0, frame.width, frame.height)];
         }
         sink.deliver(CaptureEvent::Frame(frame));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inside(damage: &[Rect], x: u32, y: u32) -> bool {
+        damage
+            .iter()
+            .any(|r| x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height)
+    }
+
+    #[test]
+    fn frames_are_deterministic_and_damage_is_exact() {
+        for scene in [Scene::Typing, Scene::Scroll { rows: 3 }, Scene::Motion] {
+            let screen = SyntheticScreen::new(scene, 203, 97);
+            let first = screen.render(0);
+            assert_eq!(first.damage, vec![Rect::new(0, 0, 203, 97)]);
+            assert_eq!(first.pixels.bytes(), screen.render(0).pixels.bytes());
+            let mut prev = first;
+            for n in 1..6 {
+                let f = screen.render(n);
+                let (a, b) = (prev.pixels.bytes(), f.pixels.bytes());
+                let mut changed = 0;
+                for y in 0..97 {
+                    for x in 0..203 {
+                        let p = (y * f.stride + x * 4) as usize;
+                        if a[p..p + 4] != b[p..p + 4] {
+                            changed += 1;
+                            assert!(inside(&f.damage, x, y), "{scene:?} frame {n}: ({x},{y})");
+                        }
+                    }
+                }
+                assert!(changed > 0, "{scene:?} frame {n} changes something");
+                prev = f;
+            }
+        }
+    }
+
+    #[test]
+    fn text_is_high_contrast_strokes_on_white() {
+        let f = SyntheticScreen::new(Scene::Typing, 320, 200).render(3);
+        let px = f.pixels.bytes();
+        let white = px
+            .chunks_exact(4)
+            .filter(|p| p[..3] == [255, 255, 255])
+            .count();
+        let ink = px
+            .chunks_exact(4)
+            .filter(|p| p[0].max(p[1]).max(p[2]) <= 170)
+            .count();
+        let total = px.len() / 4;
+        assert!(white > total * 6 / 10, "mostly white: {white}/{total}");
+        assert!(ink > total / 20, "plenty of strokes: {ink}/{total}");
+        assert_eq!(white + ink, total, "nothing but paper and ink");
     }
 }
