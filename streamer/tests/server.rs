@@ -505,3 +505,78 @@ async fn twenty_viewers_share_one_encode_per_frame() {
     drop(clients);
     s.stop().await;
 }
+
+/// Checks one received video header: a frame id that does not follow the previous one must
+/// start with a keyframe (stripes of one JPEG frame share their id). Returns 1 on a gap.
+fn check_continuity(h: VideoHeader, ids: &mut Vec<u32>) -> u32 {
+    let key = h.flags & proto::flags::KEYFRAME != 0;
+    let mut gap = 0;
+    if let Some(&prev) = ids.last()
+        && h.frame_id != prev
+        && h.frame_id != prev + 1
+    {
+        assert!(
+            key,
+            "frame {} follows {prev} without being a keyframe",
+            h.frame_id
+        );
+        gap = 1;
+    }
+    ids.push(h.frame_id);
+    gap
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_viewer_skips_frames_and_resumes_at_a_keyframe() {
+    let s = TestServer::start(false).await;
+    // A tiny receive buffer makes this client's socket fall behind quickly.
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(2048).expect("rcvbuf");
+    let tcp = sock.connect(s.addr).await.expect("connect");
+    let url = format!("ws://localhost:{}/ws", s.addr.port());
+    let (ws, _) = tokio_tungstenite::client_async(url, Box::new(tcp) as Box<dyn Io>)
+        .await
+        .expect("handshake");
+    let mut slow: Ws = ws;
+    hello(&mut slow).await;
+    let mut fast = s.ws().await;
+    hello(&mut fast).await;
+    // JPEG stripes are big enough to fill socket buffers within a second or two.
+    fast.send(Message::Text(
+        r#"{"type":"settings","encoder":"jpeg"}"#.into(),
+    ))
+    .await
+    .expect("send");
+    let mut ids: Vec<u32> = Vec::new();
+    let mut gaps = 0;
+    let give_up = Instant::now() + DEADLINE;
+    while gaps < 2 {
+        assert!(
+            Instant::now() < give_up,
+            "the slow viewer never skipped in {} messages",
+            ids.len()
+        );
+        // Stop reading while the well-behaved viewer takes 60 frames, then catch up.
+        for _ in 0..60 {
+            next_video(&mut fast).await;
+        }
+        let (h, _) = next_video(&mut slow).await;
+        gaps += check_continuity(h, &mut ids);
+        while let Ok(Some(Ok(Message::Binary(b)))) =
+            tokio::time::timeout(Duration::from_millis(1), slow.next()).await
+        {
+            if let Some((h, _)) = VideoHeader::parse(&b) {
+                gaps += check_continuity(h, &mut ids);
+            }
+        }
+    }
+    let skipped: u64 = s
+        .pipeline
+        .fanout
+        .viewers()
+        .iter()
+        .map(|v| v.skipped.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert!(skipped > 0);
+    s.stop().await;
+}
