@@ -29,6 +29,8 @@ struct Config {
     source: SourceKind,
     tls: bool,
     tls_cert: Option<(PathBuf, PathBuf)>,
+    /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else the XDG state dir).
+    tls_dir: Option<PathBuf>,
     status_file: Option<PathBuf>,
 }
 
@@ -46,6 +48,10 @@ impl Config {
         let cert = get("SKERRY_TLS_CERT");
         let key = get("SKERRY_TLS_KEY");
         let status_file = get("SKERRY_STATUS_FILE").map(PathBuf::from);
+        let tls_dir = get("SKERRY_TLS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| get("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("skerry/tls")))
+            .or_else(|| get("HOME").map(|d| PathBuf::from(d).join(".local/state/skerry/tls")));
 
         let bind = bind
             .parse::<IpAddr>()
@@ -108,6 +114,7 @@ impl Config {
                     source,
                     tls,
                     tls_cert,
+                    tls_dir,
                     status_file,
                 })
             }
@@ -182,12 +189,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let tls = if config.tls {
         let (certs, key) = match &config.tls_cert {
             Some((c, k)) => tls::load_pem(c, k).context("loading the TLS certificate")?,
-            None => {
-                tracing::info!(
-                    "no SKERRY_TLS_CERT/SKERRY_TLS_KEY: using a self-signed certificate"
-                );
-                tls::self_signed(&tls::default_names()).context("generating a certificate")?
-            }
+            None => match &config.tls_dir {
+                Some(dir) => match tls::load_or_create(dir) {
+                    Ok(pair) => {
+                        tracing::info!(dir = %dir.display(), "using the self-signed certificate kept in");
+                        pair
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot keep a certificate; using a fresh one");
+                        tls::self_signed(&tls::default_names())
+                            .context("generating a certificate")?
+                    }
+                },
+                None => {
+                    tracing::info!(
+                        "no SKERRY_TLS_CERT/SKERRY_TLS_KEY: using a fresh self-signed certificate"
+                    );
+                    tls::self_signed(&tls::default_names()).context("generating a certificate")?
+                }
+            },
         };
         Some(tls::acceptor(certs, key).context("configuring TLS")?)
     } else {
