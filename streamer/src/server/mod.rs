@@ -254,6 +254,3 @@ pub async fn serve(
         () = tokio::time::sleep(drain) => tracing::warn!("connections still open after the drain time"),
     }
 }
-
-#[cfg(test)]
-mod tests;
