@@ -1,6 +1,9 @@
 //! `skerry-streamer`: reads its configuration from the environment (checking all of it
-//! before starting anything), starts the capture source, the encode pipeline and the one
-//! HTTPS port, tells the supervisor it is ready, and stops cleanly on SIGTERM/SIGINT.
+//! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
+//! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
+//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`), starts the capture source, the encode pipeline
+//! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
+//! SIGTERM/SIGINT.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ struct Config {
     port: u16,
     encoder: EncoderKind,
     fps: u32,
+    x264_preset: String,
     source: SourceKind,
     tls: bool,
     tls_cert: Option<(PathBuf, PathBuf)>,
@@ -44,6 +48,7 @@ impl Config {
         let encoder = parse("SKERRY_ENCODER", "h264");
         let fps = parse("SKERRY_FPS", "60");
         let source = parse("SKERRY_SOURCE", "wayland");
+        let x264_preset = parse("SKERRY_X264_PRESET", "superfast");
         let tls = parse("SKERRY_TLS", "on");
         let cert = get("SKERRY_TLS_CERT");
         let key = get("SKERRY_TLS_KEY");
@@ -86,6 +91,12 @@ impl Config {
                 None
             }
         };
+        if !["ultrafast", "superfast", "veryfast", "faster", "fast"].contains(&x264_preset.as_str())
+        {
+            errors.push(format!(
+                "SKERRY_X264_PRESET={x264_preset:?}: expected ultrafast, superfast, veryfast, faster or fast"
+            ));
+        }
         let tls = match tls.as_str() {
             "on" | "1" | "true" => Some(true),
             "off" | "0" | "false" => Some(false),
@@ -111,6 +122,7 @@ impl Config {
                     port,
                     encoder,
                     fps,
+                    x264_preset,
                     source,
                     tls,
                     tls_cert,
@@ -224,6 +236,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             fps: config.fps,
             ..Settings::default()
         },
+        x264_preset: config.x264_preset.clone(),
         ..PipelineConfig::default()
     });
     let control = start_source(config.source, config.fps, pipeline.clone())?;
@@ -287,9 +300,10 @@ mod tests {
             ("SKERRY_FPS", "500"),
             ("SKERRY_SOURCE", "x11"),
             ("SKERRY_TLS_CERT", "/c.pem"),
+            ("SKERRY_X264_PRESET", "placebo"),
         ]))
         .expect_err("invalid");
-        assert_eq!(errors.len(), 6, "{errors:?}");
+        assert_eq!(errors.len(), 7, "{errors:?}");
     }
 
     #[test]
