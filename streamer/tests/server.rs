@@ -580,3 +580,53 @@ async fn slow_viewer_skips_frames_and_resumes_at_a_keyframe() {
     assert!(skipped > 0);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_received_over_the_websocket_decodes_with_ffmpeg() {
+    let s = TestServer::start(false).await;
+    let mut ws = s.ws().await;
+    // A browser without 4:4:4 support keeps the stream in 4:2:0.
+    let msg =
+        r#"{"type":"hello","version":1,"decoders":{"h264":true,"h264_444":false,"jpeg":true}}"#;
+    ws.send(Message::Text(msg.into())).await.expect("hello");
+    let mut stream = Vec::new();
+    let mut frames = 0;
+    let mut last_id = None;
+    while frames < 20 {
+        let (h, payload) = next_video(&mut ws).await;
+        assert_eq!(h.codec, proto::Codec::H264);
+        assert_eq!(h.flags & proto::flags::CHROMA444, 0);
+        assert_ne!(h.flags & proto::flags::END_OF_FRAME, 0);
+        if let Some(prev) = last_id {
+            assert_eq!(h.frame_id, prev + 1, "a fast viewer misses nothing");
+        }
+        last_id = Some(h.frame_id);
+        stream.extend_from_slice(&payload);
+        frames += 1;
+    }
+    s.stop().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ws.h264");
+    std::fs::write(&file, &stream).expect("write");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-f", "h264", "-i"])
+        .arg(&file)
+        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .expect("ffmpeg runs (Debian package ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "decoder complained: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout.len(),
+        20 * 320 * 240 * 3 / 2,
+        "every frame decodes"
+    );
+}
