@@ -16,10 +16,10 @@ use wayland_protocols_wlr::screencopy::v1::server::{
     zwlr_screencopy_manager_v1::{self, ZwlrScreencopyManagerV1},
 };
 use wayland_server::backend::{ClientId, GlobalId};
-use wayland_server::protocol::wl_buffer::WlBuffer;
+use wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm};
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
-use super::capture::{self, DamageTracker, RenderedOutput, SHM_FORMATS};
+use super::capture::{self, DamageTracker, RenderedOutput};
 
 const VERSION: u32 = 3;
 
@@ -316,9 +316,10 @@ impl<D: ScreencopyHandler> Dispatch<ZwlrScreencopyManagerV1, (), D> for Screenco
             return;
         };
         let (w, h) = (rect.size.w as u32, rect.size.h as u32);
-        for format in SHM_FORMATS {
-            frame.buffer(format, w, h, w * 4);
-        }
+        // One shm format only: clients such as grim 1.4 copy on every `buffer` event, and
+        // a second copy on one frame is a protocol error. Buffers in argb8888 are accepted
+        // too, having the same layout.
+        frame.buffer(wl_shm::Format::Xrgb8888, w, h, w * 4);
         if frame.version() >= 3 {
             frame.buffer_done();
         }

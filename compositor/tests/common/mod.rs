@@ -7,6 +7,8 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, Output as ProcessOutput, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
@@ -17,7 +19,7 @@ use smithay::utils::Transform;
 use wayland_client::protocol::{wl_buffer, wl_shm, wl_shm_pool};
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle};
 use wayland_server::backend::{ClientData, ClientId, DisconnectReason};
-use wayland_server::{Display, DisplayHandle};
+use wayland_server::{Display, DisplayHandle, ListeningSocket};
 
 type Command<S> = Box<dyn FnOnce(&mut S, &mut Display<S>) + Send>;
 
@@ -41,13 +43,31 @@ impl ClientData for TestClientData {
 
 impl<S: 'static> Server<S> {
     pub fn start(make_state: impl FnOnce(&DisplayHandle) -> S + Send + 'static) -> Self {
+        Self::start_inner(None, make_state)
+    }
+
+    /// Also listens on a Wayland socket at `socket`, for programs that connect by
+    /// `WAYLAND_DISPLAY`.
+    pub fn start_listening(
+        socket: PathBuf,
+        make_state: impl FnOnce(&DisplayHandle) -> S + Send + 'static,
+    ) -> Self {
+        Self::start_inner(Some(socket), make_state)
+    }
+
+    fn start_inner(
+        socket: Option<PathBuf>,
+        make_state: impl FnOnce(&DisplayHandle) -> S + Send + 'static,
+    ) -> Self {
         let (tx, rx) = channel::<Option<Command<S>>>();
+        let listener =
+            socket.map(|path| ListeningSocket::bind_absolute(path).expect("bind wayland socket"));
         let thread = std::thread::spawn(move || {
             let Ok(mut display) = Display::<S>::new() else {
                 panic!("cannot create a wayland display");
             };
             let mut state = make_state(&display.handle());
-            serve(&mut display, &mut state, &rx);
+            serve(&mut display, &mut state, &rx, listener.as_ref());
         });
         Self {
             tx,
@@ -83,8 +103,19 @@ impl<S: 'static> Server<S> {
     }
 }
 
-fn serve<S>(display: &mut Display<S>, state: &mut S, rx: &Receiver<Option<Command<S>>>) {
+fn serve<S>(
+    display: &mut Display<S>,
+    state: &mut S,
+    rx: &Receiver<Option<Command<S>>>,
+    listener: Option<&ListeningSocket>,
+) {
     loop {
+        if let Some(stream) = listener.and_then(|l| l.accept().ok().flatten()) {
+            display
+                .handle()
+                .insert_client(stream, Arc::new(TestClientData::default()))
+                .expect("insert client");
+        }
         match rx.recv_timeout(Duration::from_millis(1)) {
             Ok(Some(cmd)) => cmd(state, display),
             Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
@@ -251,4 +282,69 @@ macro_rules! test_compositor {
         }
         smithay::delegate_compositor!($ty);
     };
+}
+
+/// A program run against a test server, killed if it outlives the test.
+pub struct Program(Option<Child>);
+
+impl Program {
+    /// Starts `program` connected to the Wayland socket `socket`.
+    pub fn spawn(socket: &std::path::Path, program: &str, args: &[&str]) -> Self {
+        let dir = socket.parent().expect("socket dir");
+        let child = Process::new(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_RUNTIME_DIR", dir)
+            .env("WAYLAND_DISPLAY", socket.file_name().expect("socket name"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        Self(Some(child))
+    }
+
+    /// Waits for the program to exit (failing the test after `timeout`) and returns its
+    /// output.
+    pub fn wait(mut self, timeout: Duration) -> ProcessOutput {
+        let deadline = Instant::now() + timeout;
+        let mut child = self.0.take().expect("child");
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return child.wait_with_output().expect("program output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("program output");
+                panic!(
+                    "program did not finish in time; stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `program` to completion against the socket and returns its output, asserting it
+/// succeeded.
+pub fn run_ok(socket: &std::path::Path, program: &str, args: &[&str]) -> ProcessOutput {
+    let out = Program::spawn(socket, program, args).wait(Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
