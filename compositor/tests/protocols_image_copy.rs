@@ -134,6 +134,29 @@ fn render(server: &Server<State>, damage: Damage, cursor_at: Option<(i32, i32)>)
     });
 }
 
+/// Tells the server the cursor moved (or left, with `None`) without a render; returns
+/// whether a waiting frame now wants a render.
+fn move_cursor(server: &Server<State>, at: Option<(i32, i32)>) -> bool {
+    server.with(move |state, _| {
+        let cursor_px = pattern(4, 4, cursor_pixel);
+        let cursor = at.map(|(x, y)| Cursor {
+            position: Point::from((x, y)),
+            image: Some((
+                Image {
+                    size: (4, 4).into(),
+                    stride: 16,
+                    pixels: &cursor_px,
+                },
+                (1, 1).into(),
+            )),
+        });
+        let output = state.output.clone();
+        state
+            .capture
+            .on_cursor_changed(&output, cursor.as_ref(), Duration::new(8, 0))
+    })
+}
+
 #[derive(Debug, Default)]
 struct SessionEvents {
     size: Option<(u32, u32)>,
@@ -462,7 +485,11 @@ fn image_copy_cursor_session_reports_position_hotspot_and_image() {
 
     // Moving changes the position only; the same image is not sent again.
     let (_frame, events) = capture(&session, &buffer, &qh);
-    render(&server, vec![], Some((40, 25)));
+    queue.roundtrip(&mut client).expect("roundtrip");
+    assert!(
+        !move_cursor(&server, Some((40, 25))),
+        "a cursor move needs no render"
+    );
     dispatch_until(&mut queue, &mut client, |_| {
         cursor_log.lock().expect("c").len() == 4
     });
@@ -475,7 +502,7 @@ fn image_copy_cursor_session_reports_position_hotspot_and_image() {
         "cursor image unchanged, no cursor frame"
     );
 
-    render(&server, vec![], Some((-50, -50)));
+    move_cursor(&server, None);
     dispatch_until(&mut queue, &mut client, |_| {
         cursor_log.lock().expect("c").len() == 5
     });
@@ -509,6 +536,10 @@ fn image_copy_paint_cursors_blends_the_cursor() {
     // A cursor move is damage for the painted session (old and new place).
     let (_fp, ep) = capture(&painted, &buffer_painted, &qh);
     queue.roundtrip(&mut client).expect("roundtrip");
+    assert!(
+        move_cursor(&server, Some((60, 50))),
+        "the painted session wants a render for the cursor move"
+    );
     render(&server, vec![], Some((60, 50)));
     dispatch_until(&mut queue, &mut client, |_| finished(&ep));
     let mut damage = ep.lock().expect("p").damage.clone();

@@ -11,6 +11,7 @@
 mod dispatch;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use smithay::output::Output;
 use smithay::utils::{Physical, Point, Rectangle, Size};
@@ -135,67 +136,125 @@ impl ImageCopyCaptureState {
     /// sessions and completes the frames that have something new.
     pub fn on_output_rendered(&mut self, rendered: &RenderedOutput<'_>) {
         let output = rendered.output;
-        self.sessions.retain(|(r, _)| r.is_alive());
-        self.cursor_sessions.retain(|(r, _)| r.is_alive());
-        self.pending.retain(|p| p.frame.is_alive());
-
-        let cursor_image = rendered.cursor.and_then(|c| c.image);
-        if let Some((image, _)) = cursor_image {
-            self.cursor_size = image.size;
-        }
-        let cursor_key = rendered.cursor.as_ref().map(CursorKey::of);
-
-        for (resource, data) in &self.cursor_sessions {
-            if data.output == *output {
-                update_cursor_session(resource, data, rendered);
-            }
-        }
+        self.prune();
+        self.update_cursor(output, rendered.cursor.as_ref(), rendered.time);
 
         for (resource, session) in self.sessions.iter().filter(|(_, s)| s.output == *output) {
-            let size = match session.kind {
-                SessionKind::Output { .. } => Some(rendered.image.size),
-                SessionKind::Cursor => cursor_image.map(|(image, _)| image.size),
-            };
+            if session.kind == SessionKind::Cursor {
+                continue;
+            }
             let mut inner = session.lock();
-            if let Some(size) = size.filter(|s| *s != inner.size) {
-                inner.size = size;
+            if inner.size != rendered.image.size {
+                inner.size = rendered.image.size;
                 inner.damage.set_full();
-                send_constraints(resource, size);
+                send_constraints(resource, rendered.image.size);
             }
-            match session.kind {
-                SessionKind::Output { paint_cursors } => {
-                    inner.damage.add(rendered.damage);
-                    if paint_cursors && inner.cursor_key != cursor_key {
-                        let rects: Vec<_> = [inner.cursor_key.as_ref(), cursor_key.as_ref()]
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|k| k.rect)
-                            .collect();
-                        inner.damage.add(&rects);
-                    }
-                }
-                SessionKind::Cursor => {
-                    let image_key = cursor_key.as_ref().map(|k| k.image);
-                    if inner.cursor_key.as_ref().map(|k| k.image) != image_key
-                        && image_key.is_some()
-                    {
-                        inner.damage.set_full();
-                    }
-                }
-            }
-            inner.cursor_key = cursor_key.clone();
+            inner.damage.add(rendered.damage);
         }
 
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|p| {
                 p.session.output == *output
+                    && p.session.kind != SessionKind::Cursor
                     && !p.session.lock().damage.is_empty()
-                    && (p.session.kind != SessionKind::Cursor || cursor_image.is_some())
             });
         self.pending = waiting;
         for capture in ready {
-            complete(capture, rendered);
+            let cursor = match capture.session.kind {
+                SessionKind::Output {
+                    paint_cursors: true,
+                } => rendered.cursor.as_ref(),
+                _ => None,
+            };
+            complete(capture, &rendered.image, cursor, rendered.time);
+        }
+    }
+
+    /// The cursor moved, changed or hid on `output` (`None`: it left the output) between
+    /// renders. Cursor sessions hear about it at once; returns whether a frame waiting on
+    /// this output now wants a render (a `paint_cursors` session saw the cursor move).
+    pub fn on_cursor_changed(
+        &mut self,
+        output: &Output,
+        cursor: Option<&Cursor<'_>>,
+        time: Duration,
+    ) -> bool {
+        self.prune();
+        self.update_cursor(output, cursor, time);
+        self.wants_frame(output)
+    }
+
+    fn prune(&mut self) {
+        self.sessions.retain(|(r, _)| r.is_alive());
+        self.cursor_sessions.retain(|(r, _)| r.is_alive());
+        self.pending.retain(|p| p.frame.is_alive());
+    }
+
+    /// Cursor session events, cursor damage, and frames of the cursor image.
+    fn update_cursor(&mut self, output: &Output, cursor: Option<&Cursor<'_>>, time: Duration) {
+        let cursor_image = cursor.and_then(|c| c.image);
+        if let Some((image, _)) = cursor_image {
+            self.cursor_size = image.size;
+        }
+        let cursor_key = cursor.map(CursorKey::of);
+        let area = capture::output_buffer_size(output).map(Rectangle::from_size);
+
+        for (resource, data) in &self.cursor_sessions {
+            if data.output == *output {
+                update_cursor_session(resource, data, cursor, area);
+            }
+        }
+
+        for (resource, session) in self.sessions.iter().filter(|(_, s)| s.output == *output) {
+            let mut inner = session.lock();
+            if inner.cursor_key == cursor_key {
+                continue;
+            }
+            match session.kind {
+                SessionKind::Output {
+                    paint_cursors: false,
+                } => {}
+                SessionKind::Output {
+                    paint_cursors: true,
+                } => {
+                    let rects: Vec<_> = [inner.cursor_key.as_ref(), cursor_key.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|k| k.rect)
+                        .collect();
+                    inner.damage.add(&rects);
+                }
+                SessionKind::Cursor => {
+                    if let Some((image, _)) = cursor_image {
+                        if image.size != inner.size {
+                            inner.size = image.size;
+                            inner.damage.set_full();
+                            send_constraints(resource, image.size);
+                        }
+                        let old_image = inner.cursor_key.as_ref().map(|k| k.image);
+                        if old_image != cursor_key.as_ref().map(|k| k.image) {
+                            inner.damage.set_full();
+                        }
+                    }
+                }
+            }
+            inner.cursor_key = cursor_key.clone();
+        }
+
+        let Some((image, _)) = cursor_image else {
+            return;
+        };
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| {
+                p.session.output == *output
+                    && p.session.kind == SessionKind::Cursor
+                    && !p.session.lock().damage.is_empty()
+            });
+        self.pending = waiting;
+        for capture in ready {
+            complete(capture, &image, None, time);
         }
     }
 
@@ -271,16 +330,19 @@ fn send_constraints(session: &ExtImageCopyCaptureSessionV1, size: Size<i32, Phys
 fn update_cursor_session(
     resource: &ExtImageCopyCaptureCursorSessionV1,
     data: &CursorSessionData,
-    rendered: &RenderedOutput<'_>,
+    cursor: Option<&Cursor<'_>>,
+    area: Option<Rectangle<i32, Physical>>,
 ) {
-    let area = Rectangle::from_size(rendered.image.size);
-    let now = match rendered.cursor {
-        Some(Cursor {
-            position,
-            image: Some((image, hotspot)),
-        }) if Rectangle::new(position - hotspot, image.size).overlaps(area) => CursorSeen {
-            position: Some(position),
-            hotspot: Some(hotspot),
+    let now = match (cursor, area) {
+        (
+            Some(Cursor {
+                position,
+                image: Some((image, hotspot)),
+            }),
+            Some(area),
+        ) if Rectangle::new(*position - *hotspot, image.size).overlaps(area) => CursorSeen {
+            position: Some(*position),
+            hotspot: Some(*hotspot),
         },
         _ => CursorSeen::default(),
     };
@@ -307,24 +369,16 @@ fn update_cursor_session(
     *seen = now;
 }
 
-fn complete(capture: PendingCapture, rendered: &RenderedOutput<'_>) {
-    let session = &capture.session;
-    let mut inner = session.lock();
-    let (image, cursor, full) = match session.kind {
-        SessionKind::Output { paint_cursors } => (
-            rendered.image,
-            rendered.cursor.filter(|_| paint_cursors),
-            Rectangle::from_size(rendered.image.size),
-        ),
-        SessionKind::Cursor => {
-            let Some((image, _)) = rendered.cursor.and_then(|c| c.image) else {
-                capture.frame.failed(FailureReason::Unknown);
-                return;
-            };
-            (image, None, Rectangle::from_size(image.size))
-        }
-    };
-    match capture::copy_to_shm(&capture.buffer, &image, full, cursor.as_ref()) {
+/// Copies `image` (the output, or the cursor image for cursor sessions) into the frame's
+/// buffer and sends the frame's metadata, damage and `ready`.
+fn complete(
+    capture: PendingCapture,
+    image: &Image<'_>,
+    cursor: Option<&Cursor<'_>>,
+    time: Duration,
+) {
+    let full = Rectangle::from_size(image.size);
+    match capture::copy_to_shm(&capture.buffer, image, full, cursor) {
         Ok(()) => {}
         Err(capture::CopyError::Access) => {
             capture.frame.failed(FailureReason::Unknown);
@@ -337,12 +391,12 @@ fn complete(capture: PendingCapture, rendered: &RenderedOutput<'_>) {
         }
     }
     capture.frame.transform(wl_output::Transform::Normal);
-    for rect in inner.damage.take(full) {
+    for rect in capture.session.lock().damage.take(full) {
         capture
             .frame
             .damage(rect.loc.x, rect.loc.y, rect.size.w, rect.size.h);
     }
-    let (hi, lo, nsec) = capture::timespec(rendered.time);
+    let (hi, lo, nsec) = capture::timespec(time);
     capture.frame.presentation_time(hi, lo, nsec);
     capture.frame.ready();
 }
