@@ -33,7 +33,15 @@ struct State {
     requests: Seen,
 }
 
-impl OutputHandler for State {}
+impl OutputHandler for State {
+    fn output_bound(
+        &mut self,
+        output: Output,
+        wl_output: wayland_server::protocol::wl_output::WlOutput,
+    ) {
+        self.toplevels.output_bound(&output, &wl_output);
+    }
+}
 impl ForeignToplevelHandler for State {
     fn foreign_toplevel_state(&mut self) -> &mut ForeignToplevelManagerState {
         &mut self.toplevels
@@ -283,4 +291,22 @@ fn foreign_toplevel_requests_reach_the_handler_and_close_closes() {
     open_window(&server, "Later", "foot");
     queue.roundtrip(&mut client).expect("roundtrip");
     assert_eq!(client.windows.len(), 1, "no windows announced after stop");
+}
+
+#[test]
+fn foreign_toplevel_output_enter_follows_late_wl_output_binds() {
+    let server = start();
+    open_window(&server, "Terminal", "foot");
+    let conn = server.connect();
+    let (globals, mut queue) = registry_queue_init::<Client>(&conn).expect("registry");
+    let qh = queue.handle();
+    let _manager: ZwlrForeignToplevelManagerV1 = globals.bind(&qh, 3..=3, ()).expect("manager v3");
+    let mut client = Client::default();
+    dispatch_until(&mut queue, &mut client, |c| {
+        c.windows.len() == 1 && c.window(0).done == 1
+    });
+    assert_eq!(client.window(0).outputs, 0, "no wl_output bound yet");
+    let _output: wl_output::WlOutput = globals.bind(&qh, 1..=4, ()).expect("wl_output");
+    dispatch_until(&mut queue, &mut client, |c| c.window(0).outputs == 1);
+    assert_eq!(client.window(0).done, 2);
 }

@@ -17,7 +17,7 @@ use wayland_protocols_wlr::foreign_toplevel::v1::server::{
     zwlr_foreign_toplevel_manager_v1::{self, ZwlrForeignToplevelManagerV1},
 };
 use wayland_server::backend::{ClientId, GlobalId};
-use wayland_server::protocol::{wl_seat::WlSeat, wl_surface::WlSurface};
+use wayland_server::protocol::{wl_output::WlOutput, wl_seat::WlSeat, wl_surface::WlSurface};
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
 const VERSION: u32 = 3;
@@ -299,6 +299,28 @@ impl ForeignToplevelManagerState {
     pub fn remove_toplevel(&mut self, handle: &ToplevelHandle) {
         handle.close();
         self.toplevels.retain(|t| t != handle);
+    }
+
+    /// A client bound `wl_output` for `output` (smithay's `OutputHandler::output_bound`):
+    /// its handles of windows on that output get `output_enter` for the new object.
+    pub fn output_bound(&mut self, output: &Output, wl_output: &WlOutput) {
+        let Some(client) = wl_output.client() else {
+            return;
+        };
+        for toplevel in &self.toplevels {
+            let Ok(inner) = toplevel.inner.lock() else {
+                continue;
+            };
+            if inner.closed || !inner.info.outputs.contains(output) {
+                continue;
+            }
+            for instance in &inner.instances {
+                if instance.client().as_ref() == Some(&client) {
+                    instance.output_enter(wl_output);
+                    instance.done();
+                }
+            }
+        }
     }
 
     pub fn toplevels(&self) -> impl Iterator<Item = &ToplevelHandle> {
