@@ -24,6 +24,8 @@ use wayland_protocols_wlr::screencopy::v1::client::{
 
 const W: i32 = 100;
 const H: i32 = 80;
+/// Where the tests' cursor usually is.
+const CURSOR: Option<(i32, i32)> = Some((50, 40));
 
 struct State {
     compositor: smithay::wayland::compositor::CompositorState,
@@ -83,14 +85,14 @@ fn output_pixel(x: i32, y: i32) -> [u8; 4] {
 fn render(
     server: &Server<State>,
     damage: Vec<Rectangle<i32, smithay::utils::Physical>>,
-    cursor: bool,
+    cursor_at: Option<(i32, i32)>,
 ) {
     server.with(move |state, _| {
         let pixels = pattern(W, H, output_pixel);
-        // A 2x2 opaque white cursor with its hotspot at its top-left pixel, at (50, 40).
+        // A 2x2 opaque white cursor with its hotspot at its top-left pixel.
         let cursor_px = [0xffu8; 16];
-        let cursor = cursor.then_some(Cursor {
-            position: (50, 40).into(),
+        let cursor = cursor_at.map(|at| Cursor {
+            position: at.into(),
             image: Some((
                 Image {
                     size: (2, 2).into(),
@@ -249,7 +251,7 @@ fn screencopy_negotiates_shm_buffer_and_copies_known_pixels() {
     );
 
     // A plain copy is answered by the next render even without damage.
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut client, |_| done(&events));
     let f = events.lock().expect("f");
     assert!(!f.failed);
@@ -292,7 +294,7 @@ fn screencopy_region_is_clipped_and_offset() {
     let buffer = ShmBuffer::new(&client.shm, &qh, 10, 20, 40, wl_shm::Format::Argb8888);
     frame.copy(&buffer.buffer);
     queue.roundtrip(&mut client).expect("roundtrip");
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut client, |_| done(&events));
     assert!(events.lock().expect("f").ready.is_some());
     assert_eq!(buffer.pixel(0, 0), output_pixel(90, 10));
@@ -310,7 +312,7 @@ fn screencopy_copy_with_damage_waits_for_damage() {
     let (frame, events) = client.capture(&qh, false);
     frame.copy_with_damage(&buffer.buffer);
     queue.roundtrip(&mut client).expect("roundtrip");
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut client, |_| done(&events));
     assert_eq!(
         events.lock().expect("f").damage,
@@ -323,14 +325,14 @@ fn screencopy_copy_with_damage_waits_for_damage() {
     frame.copy_with_damage(&buffer.buffer);
     queue.roundtrip(&mut client).expect("roundtrip");
     assert!(!server.with(|s, _| s.screencopy.wants_frame(&s.output)));
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     queue.roundtrip(&mut client).expect("roundtrip");
     assert!(!done(&events), "no damage, no frame");
 
     render(
         &server,
         vec![Rectangle::new((5, 6).into(), (10, 11).into())],
-        false,
+        None,
     );
     dispatch_until(&mut queue, &mut client, |_| done(&events));
     let f = events.lock().expect("f");
@@ -350,7 +352,7 @@ fn screencopy_overlay_cursor_only_when_asked() {
     frame_with.copy(&with.buffer);
     frame_without.copy(&without.buffer);
     queue.roundtrip(&mut client).expect("roundtrip");
-    render(&server, vec![], true);
+    render(&server, vec![], CURSOR);
     dispatch_until(&mut queue, &mut client, |_| {
         done(&events_with) && done(&events_without)
     });
@@ -382,7 +384,7 @@ fn screencopy_bad_buffers_fail_without_harming_the_session() {
         })
         .collect();
     queue.roundtrip(&mut client).expect("roundtrip");
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut client, |_| frames.iter().all(done));
     for events in &frames {
         let f = events.lock().expect("f");
@@ -393,7 +395,7 @@ fn screencopy_bad_buffers_fail_without_harming_the_session() {
     let (frame, events) = client.capture(&qh, false);
     frame.copy(&good.buffer);
     queue.roundtrip(&mut client).expect("roundtrip");
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut client, |_| done(&events));
     assert!(events.lock().expect("f").ready.is_some());
 }
@@ -422,7 +424,51 @@ fn screencopy_second_copy_is_a_protocol_error_and_others_keep_working() {
     let (frame, events) = good.capture(&qh, false);
     frame.copy(&buffer.buffer);
     queue.roundtrip(&mut good).expect("roundtrip");
-    render(&server, vec![], false);
+    render(&server, vec![], None);
     dispatch_until(&mut queue, &mut good, |_| done(&events));
     assert!(events.lock().expect("f").ready.is_some());
+}
+
+#[test]
+fn screencopy_cursor_moves_damage_frames_that_paint_the_cursor() {
+    let server = start();
+    let (_conn, mut queue, mut client) = Client::connect(&server);
+    let qh = queue.handle();
+    let buffer = ShmBuffer::new(&client.shm, &qh, W, H, W * 4, wl_shm::Format::Xrgb8888);
+    let (frame, events) = client.capture(&qh, true);
+    frame.copy_with_damage(&buffer.buffer);
+    queue.roundtrip(&mut client).expect("roundtrip");
+    render(&server, vec![], CURSOR);
+    dispatch_until(&mut queue, &mut client, |_| done(&events));
+    frame.destroy();
+
+    let (frame, events) = client.capture(&qh, true);
+    frame.copy_with_damage(&buffer.buffer);
+    queue.roundtrip(&mut client).expect("roundtrip");
+    // The cursor (2x2, drawn at (50, 40) so far) moves to (10, 10) between renders.
+    let wants = server.with(|state, _| {
+        let px = [0xffu8; 16];
+        let cursor = Cursor {
+            position: (10, 10).into(),
+            image: Some((
+                Image {
+                    size: (2, 2).into(),
+                    stride: 8,
+                    pixels: &px,
+                },
+                (0, 0).into(),
+            )),
+        };
+        let output = state.output.clone();
+        state.screencopy.on_cursor_changed(&output, Some(&cursor))
+    });
+    assert!(
+        wants,
+        "the cursor move is damage for a frame that paints it"
+    );
+    render(&server, vec![], Some((10, 10)));
+    dispatch_until(&mut queue, &mut client, |_| done(&events));
+    let mut damage = events.lock().expect("f").damage.clone();
+    damage.sort_unstable();
+    assert_eq!(damage, vec![(10, 10, 2, 2), (50, 40, 2, 2)]);
 }

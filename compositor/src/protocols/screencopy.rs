@@ -19,7 +19,7 @@ use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm};
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
-use super::capture::{self, DamageTracker, RenderedOutput};
+use super::capture::{self, Cursor, DamageTracker, RenderedOutput};
 
 const VERSION: u32 = 3;
 
@@ -73,6 +73,9 @@ struct ClientDamage {
     client: ClientId,
     output: WeakOutput,
     tracker: DamageTracker,
+    /// Whether the client's last frame had the cursor painted in: then cursor moves are
+    /// damage to it.
+    overlay_cursor: bool,
 }
 
 /// State of the screencopy global: frames waiting for a render and per-client damage.
@@ -82,6 +85,8 @@ pub struct ScreencopyManagerState {
     display: DisplayHandle,
     pending: Vec<PendingFrame>,
     damage: Vec<ClientDamage>,
+    /// Where the cursor image was last seen on each output.
+    cursor_rects: Vec<(WeakOutput, Option<Rectangle<i32, Physical>>)>,
 }
 
 impl ScreencopyManagerState {
@@ -100,6 +105,7 @@ impl ScreencopyManagerState {
             display: display.clone(),
             pending: Vec::new(),
             damage: Vec::new(),
+            cursor_rects: Vec::new(),
         }
     }
 
@@ -142,6 +148,7 @@ impl ScreencopyManagerState {
         {
             entry.tracker.add(rendered.damage);
         }
+        self.on_cursor_changed(rendered.output, rendered.cursor.as_ref());
         self.pending
             .retain(|p| p.frame.is_alive() && p.output.is_alive());
 
@@ -170,7 +177,12 @@ impl ScreencopyManagerState {
             return;
         }
         let damage = match pending.frame.client() {
-            Some(client) => self.take_damage(client.id(), rendered.output, pending.region),
+            Some(client) => self.take_damage(
+                client.id(),
+                rendered.output,
+                pending.region,
+                pending.overlay_cursor,
+            ),
             None => Vec::new(),
         };
         pending
@@ -191,6 +203,35 @@ impl ScreencopyManagerState {
         pending.frame.ready(hi, lo, nsec);
     }
 
+    /// The cursor moved, changed or hid on `output` (`None`: not on it). Clients whose
+    /// frames carry the cursor see its old and new places as damage; returns whether a
+    /// waiting frame of `output` can now be answered.
+    pub fn on_cursor_changed(&mut self, output: &Output, cursor: Option<&Cursor<'_>>) -> bool {
+        let rect = cursor.and_then(|c| {
+            c.image
+                .map(|(image, hotspot)| Rectangle::new(c.position - hotspot, image.size))
+        });
+        self.cursor_rects.retain(|(o, _)| o.is_alive());
+        let old = match self.cursor_rects.iter_mut().find(|(o, _)| o == output) {
+            Some((_, seen)) => std::mem::replace(seen, rect),
+            None => {
+                self.cursor_rects.push((output.downgrade(), rect));
+                None
+            }
+        };
+        if old != rect {
+            let rects: Vec<_> = [old, rect].into_iter().flatten().collect();
+            for entry in self
+                .damage
+                .iter_mut()
+                .filter(|d| d.overlay_cursor && d.output == *output)
+            {
+                entry.tracker.add(&rects);
+            }
+        }
+        self.wants_frame(output)
+    }
+
     /// The client's damage for `output` within `region` since its last copy; its first copy
     /// is all damage.
     fn take_damage(
@@ -198,13 +239,17 @@ impl ScreencopyManagerState {
         client: ClientId,
         output: &Output,
         region: Rectangle<i32, Physical>,
+        overlay_cursor: bool,
     ) -> Vec<Rectangle<i32, Physical>> {
         match self
             .damage
             .iter_mut()
             .find(|d| d.client == client && d.output == *output)
         {
-            Some(entry) => entry.tracker.take(region),
+            Some(entry) => {
+                entry.overlay_cursor = overlay_cursor;
+                entry.tracker.take(region)
+            }
             None => {
                 let mut tracker = DamageTracker::new_full();
                 let rects = tracker.take(region);
@@ -212,6 +257,7 @@ impl ScreencopyManagerState {
                     client,
                     output: output.downgrade(),
                     tracker,
+                    overlay_cursor,
                 });
                 rects
             }
