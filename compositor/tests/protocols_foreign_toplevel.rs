@@ -105,6 +105,7 @@ struct Window {
     outputs: usize,
     done: usize,
     closed: bool,
+    parent: Option<wayland_client::backend::ObjectId>,
 }
 type WindowEvents = Arc<Mutex<Window>>;
 
@@ -181,6 +182,7 @@ impl Dispatch<ZwlrForeignToplevelHandleV1, WindowEvents> for Client {
             Event::OutputLeave { .. } => w.outputs -= 1,
             Event::Done => w.done += 1,
             Event::Closed => w.closed = true,
+            Event::Parent { parent } => w.parent = parent.map(|p| p.id()),
             _ => {}
         }
     }
@@ -309,4 +311,41 @@ fn foreign_toplevel_output_enter_follows_late_wl_output_binds() {
     let _output: wl_output::WlOutput = globals.bind(&qh, 1..=4, ()).expect("wl_output");
     dispatch_until(&mut queue, &mut client, |c| c.window(0).outputs == 1);
     assert_eq!(client.window(0).done, 2);
+}
+
+#[test]
+fn foreign_toplevel_dialogs_name_their_parent() {
+    let server = start();
+    let main = open_window(&server, "Editor", "gedit");
+    server.with(move |s, _| {
+        let parent = s.windows.iter().find(|w| w.id() == main).cloned();
+        let info = ToplevelInfo {
+            title: "Save as".into(),
+            app_id: "gedit".into(),
+            parent,
+            ..Default::default()
+        };
+        let dialog = s.toplevels.new_toplevel::<State>(info);
+        s.windows.push(dialog);
+    });
+    let conn = server.connect();
+    let (globals, mut queue) = registry_queue_init::<Client>(&conn).expect("registry");
+    let qh = queue.handle();
+    let _manager: ZwlrForeignToplevelManagerV1 = globals.bind(&qh, 3..=3, ()).expect("manager v3");
+    let mut client = Client::default();
+    dispatch_until(&mut queue, &mut client, |c| {
+        c.windows.len() == 2 && c.window(1).done == 1
+    });
+    assert_eq!(client.window(0).parent, None);
+    assert_eq!(client.window(1).parent, Some(client.windows[0].0.id()));
+
+    // The dialog is detached from its parent.
+    server.with(|s, _| {
+        let dialog = s.windows[1].clone();
+        let mut info = dialog.info();
+        info.parent = None;
+        dialog.set_info(info);
+    });
+    dispatch_until(&mut queue, &mut client, |c| c.window(1).done == 2);
+    assert_eq!(client.window(1).parent, None);
 }

@@ -33,6 +33,8 @@ pub struct ToplevelInfo {
     pub fullscreen: bool,
     /// Outputs the window is visible on.
     pub outputs: Vec<Output>,
+    /// The window this one is a dialog or child of.
+    pub parent: Option<ToplevelHandle>,
 }
 
 impl ToplevelInfo {
@@ -118,10 +120,18 @@ struct ToplevelInner {
 }
 
 /// One window as the window list sees it. Cheap to clone; equal when it is the same window.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ToplevelHandle {
     id: u64,
     inner: Arc<Mutex<ToplevelInner>>,
+}
+
+impl std::fmt::Debug for ToplevelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToplevelHandle")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartialEq for ToplevelHandle {
@@ -154,7 +164,7 @@ impl ToplevelHandle {
         let old = std::mem::replace(&mut inner.info, info);
         inner.instances.retain(|r| r.is_alive());
         for instance in &inner.instances {
-            send_diff(instance, Some(&old), &inner.info);
+            send_diff(instance, self.id, Some(&old), &inner.info);
         }
     }
 
@@ -200,7 +210,7 @@ impl ToplevelHandle {
             return;
         };
         manager.toplevel(&resource);
-        send_diff(&resource, None, &inner.info);
+        send_diff(&resource, self.id, None, &inner.info);
         inner.instances.push(resource);
     }
 }
@@ -208,6 +218,7 @@ impl ToplevelHandle {
 /// Sends `instance` the events that bring it from `old` (nothing, if new) to `new`, then `done`.
 fn send_diff(
     instance: &ZwlrForeignToplevelHandleV1,
+    own_id: u64,
     old: Option<&ToplevelInfo>,
     new: &ToplevelInfo,
 ) {
@@ -236,6 +247,29 @@ fn send_diff(
     }
     if old.is_none_or(|o| !o.same_state(new)) {
         instance.state(new.state_array());
+    }
+    let parent_changed = match old {
+        Some(old) => old.parent != new.parent,
+        None => new.parent.is_some(),
+    };
+    if parent_changed && instance.version() >= 3 {
+        match new.parent.as_ref().filter(|p| p.id != own_id) {
+            Some(parent) => {
+                // The parent as this client knows it; a parent it was never told about
+                // cannot be named.
+                let client = instance.client();
+                let resource = parent.inner.lock().ok().and_then(|p| {
+                    p.instances
+                        .iter()
+                        .find(|r| r.client() == client && r.is_alive())
+                        .cloned()
+                });
+                if let Some(resource) = resource {
+                    instance.parent(Some(&resource));
+                }
+            }
+            None => instance.parent(None),
+        }
     }
     instance.done();
 }
