@@ -2,11 +2,11 @@
 //! its updates, requests reaching the handler, close and stop.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Server, dispatch_until, make_output};
+use proto_harness::{Server, dispatch_until, make_output};
 use skerry_compositor::protocols::foreign_toplevel::{
     ForeignToplevelHandler, ForeignToplevelManagerState, ToplevelHandle, ToplevelInfo,
     ToplevelRequest,

@@ -3,12 +3,12 @@
 //! paint_cursors option, bad buffers and protocol misuse.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, ShmBuffer, dispatch_until, make_output, pattern};
+use proto_harness::{Server, ShmBuffer, dispatch_until, make_output, pattern};
 use skerry_compositor::protocols::capture::{Cursor, Image, RenderedOutput};
 use skerry_compositor::protocols::image_copy::{ImageCopyCaptureHandler, ImageCopyCaptureState};
 use smithay::input::{Seat, SeatHandler, SeatState};

@@ -3,11 +3,11 @@
 //! every manager, stale serials, refused sizes and protocol misuse.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Server, dispatch_until, make_output};
+use proto_harness::{Server, dispatch_until, make_output};
 use skerry_compositor::protocols::output_management::{
     ModeRequest, OutputConfigError, OutputConfiguration, OutputManagementHandler,
     OutputManagementState,

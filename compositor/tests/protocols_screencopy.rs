@@ -2,12 +2,12 @@
 //! pixels, regions, damage-gated copies, the cursor overlay, bad buffers and misuse.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, ShmBuffer, dispatch_until, make_output, pattern};
+use proto_harness::{Server, ShmBuffer, dispatch_until, make_output, pattern};
 use skerry_compositor::protocols::capture::{Cursor, Image, RenderedOutput};
 use skerry_compositor::protocols::screencopy::{ScreencopyHandler, ScreencopyManagerState};
 use smithay::output::Output;

@@ -2,9 +2,9 @@
 //! handler with the values the seat needs, absolute motion lands on the right output.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
-use common::{Server, make_output};
+use proto_harness::{Server, make_output};
 use skerry_compositor::protocols::virtual_pointer::{
     VirtualPointerEvent, VirtualPointerHandler, VirtualPointerManagerState,
 };

@@ -4,12 +4,12 @@
 //! follow. The server renders a known image whenever a frame is asked for.
 
 #[macro_use]
-mod common;
+mod proto_harness;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Server, make_output, pattern, run_ok};
+use proto_harness::{Server, make_output, pattern, run_ok};
 use skerry_compositor::protocols::capture::{Image, RenderedOutput};
 use skerry_compositor::protocols::output_management::{
     ModeRequest, OutputConfigError, OutputConfiguration, OutputManagementHandler,
