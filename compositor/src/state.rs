@@ -170,6 +170,9 @@ pub struct Skerry {
 
     /// Called when the toplevel list or a toplevel's state changes.
     pub toplevel_listeners: Vec<crate::hooks::ToplevelListener>,
+
+    /// Capture, virtual-pointer, output-management and wlr window-list protocols.
+    pub protocols: crate::handlers::protocols::ProtocolStates,
 }
 
 /// Errors creating the compositor.
@@ -239,6 +242,7 @@ impl Skerry {
             Some((0, 0).into()),
         );
         output.set_preferred(mode);
+        let protocols = crate::handlers::protocols::ProtocolStates::new(dh, &output);
 
         let backend = Backend::headless((config.width as i32, config.height as i32).into())?;
         let (lw, lh) = logical_size(config.width, config.height, config.scale);
@@ -297,6 +301,7 @@ impl Skerry {
             cursor_serial: 0,
             cursor_listeners: Vec::new(),
             toplevel_listeners: Vec::new(),
+            protocols,
         })
     }
 

@@ -242,6 +242,7 @@ impl Skerry {
     }
 
     pub(crate) fn notify_toplevels(&mut self) {
+        self.sync_wlr_toplevels();
         if self.toplevel_listeners.is_empty() && self.config.stats_file.is_none() {
             return;
         }
@@ -331,6 +332,7 @@ impl Skerry {
             self.send_scale(surface);
         }
         self.apply_layout();
+        self.output_mode_changed();
         tracing::info!(width, height, scale, "output mode changed");
         Ok(())
     }
