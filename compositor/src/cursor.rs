@@ -40,9 +40,14 @@ impl Skerry {
             CursorImageStatus::Named(_) => Some(arrow()),
             CursorImageStatus::Surface(surface) => surface_image(surface).or_else(|| Some(arrow())),
         };
+        let name = match &self.cursor_status {
+            CursorImageStatus::Named(icon) => Some(icon.name()),
+            _ => None,
+        };
         CursorState {
             serial: self.cursor_serial,
             image,
+            name,
             x,
             y,
         }

@@ -15,7 +15,8 @@
 //! - **Input**: `Skerry::pointer_motion_absolute`, `pointer_motion_relative`,
 //!   `pointer_button`, `pointer_axis`, `pointer_frame` (see `input.rs`) take the same path as
 //!   real input, focus-follows-click included.
-//! - **Output**: `Skerry::set_output_mode(width, height, scale)`.
+//! - **Output**: `Skerry::set_output_mode(width, height, scale)`; `Skerry::mode_listeners`
+//!   are told after every change (capture sessions must renegotiate buffer sizes).
 //! - **Toplevels**: `Skerry::toplevels()` lists [`ToplevelInfo`]; `activate_window`,
 //!   `set_window_minimized`, `set_window_maximized`, `close_window` act on one;
 //!   `Skerry::toplevel_listeners` are told when the list or a state changes.
@@ -55,6 +56,9 @@ pub type CursorListener = Box<dyn FnMut(&CursorState)>;
 /// Told when the toplevel list or a toplevel's state changes.
 pub type ToplevelListener = Box<dyn FnMut(&[ToplevelInfo])>;
 
+/// Told after the output's mode changed: width and height in pixels, scale.
+pub type ModeListener = Box<dyn FnMut(u32, u32, f64)>;
+
 /// Counters readable by tests and logged at debug level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -62,7 +66,7 @@ pub struct Stats {
     pub renders: u64,
     /// Renders that changed pixels.
     pub frames_damaged: u64,
-    /// Frame callbacks sent to clients.
+    /// Surface trees offered frame callbacks (one per mapped surface tree per render).
     pub frame_callbacks: u64,
     /// Windows mapped since start.
     pub windows_mapped: u64,
@@ -75,6 +79,10 @@ pub struct CursorState {
     pub serial: u32,
     /// `None` when a client hid the cursor.
     pub image: Option<CursorImage>,
+    /// For named cursors (cursor-shape protocol, or no client image): the shape's name,
+    /// which is also its CSS `cursor` name ("default", "text", "pointer"…). Viewers may use
+    /// it instead of the image.
+    pub name: Option<&'static str>,
     /// Pointer position in output pixels.
     pub x: i32,
     pub y: i32,

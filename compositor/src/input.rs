@@ -4,6 +4,9 @@
 //! virtual-pointer / virtual-keyboard clients (the streamer) or from tests. Every source goes
 //! through these methods so focus-follows-click, raising and grabs behave the same for all.
 //! A future libinput backend feeds smithay `InputEvent`s into the same methods.
+//!
+//! Pointer constraints: a lock is honoured (relative motion only, the pointer stays put); a
+//! confinement keeps the pointer on its surface (and in its region, if one was given).
 
 use smithay::{
     backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode},
@@ -14,7 +17,10 @@ use smithay::{
     },
     reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Logical, Point, SERIAL_COUNTER},
-    wayland::shell::wlr_layer::Layer,
+    wayland::{
+        pointer_constraints::{PointerConstraint, with_pointer_constraint},
+        shell::wlr_layer::Layer,
+    },
 };
 
 use crate::state::Skerry;
@@ -108,8 +114,85 @@ impl Skerry {
             return;
         };
         let delta: Point<f64, Logical> = (dx / scale, dy / scale).into();
+        if self.pointer_locked() {
+            // Pointer lock (zwp_locked_pointer_v1): the pointer stays, only the relative
+            // motion reaches the client, as a browser under pointer lock expects.
+            let under = self.surface_under(pointer.current_location());
+            let utime = self.start_time.elapsed().as_micros() as u64;
+            pointer.relative_motion(
+                self,
+                under,
+                &RelativeMotionEvent {
+                    delta,
+                    delta_unaccel: delta,
+                    utime,
+                },
+            );
+            return;
+        }
         let pos = self.clamp_to_output(pointer.current_location() + delta);
         self.pointer_moved(pos, Some(delta));
+    }
+
+    /// Whether the focused surface holds an active pointer lock.
+    pub fn pointer_locked(&self) -> bool {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return false;
+        };
+        pointer.current_focus().is_some_and(|surface| {
+            with_pointer_constraint(&surface, &pointer, |c| {
+                c.is_some_and(|c| c.is_active() && matches!(&*c, PointerConstraint::Locked(_)))
+            })
+        })
+    }
+
+    /// Whether an active confinement (zwp_confined_pointer_v1) forbids moving to `under`:
+    /// the pointer may not leave the confining surface, nor its region if it gave one.
+    fn confinement_blocks(
+        &self,
+        pos: Point<f64, Logical>,
+        under: &Option<(WlSurface, Point<f64, Logical>)>,
+    ) -> bool {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return false;
+        };
+        let Some(focus) = pointer.current_focus() else {
+            return false;
+        };
+        with_pointer_constraint(&focus, &pointer, |c| {
+            let Some(c) = c else { return false };
+            let PointerConstraint::Confined(confined) = &*c else {
+                return false;
+            };
+            if !c.is_active() {
+                return false;
+            }
+            match under {
+                Some((surface, origin)) if *surface == focus => {
+                    let local = pos - *origin;
+                    confined
+                        .region()
+                        .is_some_and(|region| !region.contains(local.to_i32_round()))
+                }
+                _ => true,
+            }
+        })
+    }
+
+    /// Activates a constraint waiting on the surface the pointer just entered.
+    fn activate_constraint(&self) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if let Some(surface) = pointer.current_focus() {
+            with_pointer_constraint(&surface, &pointer, |c| {
+                if let Some(c) = c
+                    && !c.is_active()
+                {
+                    c.activate();
+                }
+            });
+        }
     }
 
     fn pointer_moved(&mut self, pos: Point<f64, Logical>, delta: Option<Point<f64, Logical>>) {
@@ -117,6 +200,9 @@ impl Skerry {
             return;
         };
         let under = self.surface_under(pos);
+        if self.confinement_blocks(pos, &under) {
+            return;
+        }
         let time = self.now_msec();
         pointer.motion(
             self,
@@ -139,6 +225,7 @@ impl Skerry {
                 },
             );
         }
+        self.activate_constraint();
         self.cursor_moved();
     }
 

@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 
 use smithay::{
     backend::renderer::element::{Kind, surface::render_elements_from_surface_tree},
-    desktop::{PopupManager, layer_map_for_output, utils::send_frames_surface_tree},
+    desktop::{
+        PopupManager, layer_map_for_output,
+        utils::{
+            OutputPresentationFeedback, send_frames_surface_tree,
+            take_presentation_feedback_surface_tree,
+        },
+    },
     reexports::{
         calloop::timer::{TimeoutAction, Timer},
+        wayland_protocols::wp::presentation_time::server::wp_presentation_feedback,
         wayland_server::protocol::wl_surface::WlSurface,
     },
     utils::{Logical, Physical, Point, Rectangle},
-    wayland::shell::wlr_layer::Layer,
+    wayland::{presentation::Refresh, shell::wlr_layer::Layer},
 };
 
 use crate::{backend::SkerryElement, state::Skerry};
@@ -48,9 +55,14 @@ impl FrameClock {
     pub(crate) fn next_deadline(&self, now: Instant) -> Instant {
         let slot = self.slot_at(now);
         match self.last {
-            Some(last) if last >= slot => self.origin + self.interval * (last + 1) as u32,
+            Some(last) if last >= slot => self.slot_start(last + 1),
             _ => now,
         }
+    }
+
+    fn slot_start(&self, slot: u64) -> Instant {
+        let nanos = self.interval.as_nanos().saturating_mul(u128::from(slot));
+        self.origin + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
     pub(crate) fn mark_rendered(&mut self, now: Instant) {
@@ -74,6 +86,11 @@ impl Skerry {
     pub fn request_frame(&mut self) {
         self.force_frame = true;
         self.arm_render_timer();
+    }
+
+    /// Whether a render is due (scheduled or forced and not yet done).
+    pub fn render_pending(&self) -> bool {
+        self.needs_render || self.force_frame || self.render_timer.is_some()
     }
 
     /// Whether some frame rendered after the moment `Stats::frames_damaged` was `counter`
@@ -138,6 +155,7 @@ impl Skerry {
                 time,
             );
         }
+        self.send_presentation_feedback();
         self.send_frame_callbacks();
         tracing::debug!(stats = ?self.stats, damage = damage.len(), "frame");
         self.write_stats_file();
@@ -205,6 +223,39 @@ impl Skerry {
         elements
     }
 
+    /// Tells presentation-time clients their content is on the output (the moment the
+    /// offscreen image holds it: there is no scan-out in the headless backend).
+    fn send_presentation_feedback(&mut self) {
+        let output = self.output.clone();
+        let mut feedback = OutputPresentationFeedback::new(&output);
+        let mut surfaces: Vec<WlSurface> = self
+            .windows
+            .values()
+            .chain(self.override_redirect.iter())
+            .filter_map(crate::state::Managed::surface)
+            .collect();
+        surfaces.extend(
+            layer_map_for_output(&output)
+                .layers()
+                .map(|l| l.wl_surface().clone()),
+        );
+        for surface in &surfaces {
+            take_presentation_feedback_surface_tree(
+                surface,
+                &mut feedback,
+                |_, _| Some(output.clone()),
+                |_, _| wp_presentation_feedback::Kind::empty(),
+            );
+        }
+        self.frame_seq += 1;
+        feedback.presented(
+            self.clock.now(),
+            Refresh::fixed(self.frame_clock.interval()),
+            self.frame_seq,
+            wp_presentation_feedback::Kind::empty(),
+        );
+    }
+
     fn send_frame_callbacks(&mut self) {
         let time = self.now();
         let output = self.output.clone();
@@ -266,4 +317,27 @@ fn push_with_popups(
 /// A rectangle in output pixels from one in logical coordinates.
 pub fn to_physical(rect: Rectangle<i32, Logical>, scale: f64) -> Rectangle<i32, Physical> {
     rect.to_f64().to_physical(scale).to_i32_round()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_paced_on_a_fixed_grid() {
+        let mut clock = FrameClock::new(50); // 20 ms slots
+        let t0 = clock.origin;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // After a quiet period a change renders at once.
+        assert_eq!(clock.next_deadline(at(5)), at(5));
+        clock.mark_rendered(at(5));
+        // Another change in the same slot waits for the next slot start, not 20 ms later.
+        assert_eq!(clock.next_deadline(at(7)), at(20));
+        clock.mark_rendered(at(20));
+        assert_eq!(clock.next_deadline(at(39)), at(40));
+        // Rendering late does not shift the grid.
+        clock.mark_rendered(at(47));
+        assert_eq!(clock.next_deadline(at(50)), at(60));
+        assert_eq!(clock.next_deadline(at(200)), at(200));
+    }
 }

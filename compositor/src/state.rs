@@ -5,6 +5,11 @@
 //! window manager requires that). Protocol handlers live under `handlers/`, one file per
 //! protocol; this file only creates the globals and keeps the bookkeeping that ties protocol
 //! windows to the pure [`Layout`].
+//!
+//! Adding a protocol module (as the `protocols/` modules do): add its `XxxState` as a field
+//! here, create its global in [`Skerry::new`] next to the others, implement its handler trait
+//! in a `handlers/` file named after the protocol and invoke its delegate macro there. The
+//! operations such modules need are listed in `hooks.rs`.
 
 use std::{
     collections::HashMap,
@@ -20,7 +25,7 @@ use smithay::{
     reexports::{
         calloop::{LoopHandle, LoopSignal, RegistrationToken},
         wayland_server::{
-            Client, DisplayHandle,
+            Client, DisplayHandle, Resource,
             backend::{ClientData, ClientId, DisconnectReason},
             protocol::wl_surface::WlSurface,
         },
@@ -34,6 +39,7 @@ use smithay::{
         input_method::InputMethodManagerState,
         output::OutputManagerState,
         pointer_constraints::PointerConstraintsState,
+        presentation::PresentationState,
         relative_pointer::RelativePointerManagerState,
         selection::{
             data_device::DataDeviceState,
@@ -98,6 +104,7 @@ impl Managed {
             .x11_surface()
             .and_then(|x| x.wl_surface())
             .or_else(|| self.x11_surface.clone())
+            .filter(|s| s.is_alive())
     }
 }
 
@@ -126,6 +133,7 @@ pub struct Skerry {
     pub wlr_data_control_state: WlrDataControlState,
     pub fractional_scale_state: FractionalScaleManagerState,
     pub viewporter_state: ViewporterState,
+    pub presentation_state: PresentationState,
     pub foreign_toplevel_list_state: ForeignToplevelListState,
     pub cursor_shape_state: CursorShapeManagerState,
     pub xwayland_shell_state: XWaylandShellState,
@@ -162,6 +170,8 @@ pub struct Skerry {
     pub(crate) needs_render: bool,
     /// Force a render even if the damage tracker finds nothing (a capture wants a frame).
     pub(crate) force_frame: bool,
+    /// Frames presented, for presentation-time's sequence number.
+    pub(crate) frame_seq: u64,
 
     // Cursor.
     pub cursor_status: CursorImageStatus,
@@ -170,6 +180,8 @@ pub struct Skerry {
 
     /// Called when the toplevel list or a toplevel's state changes.
     pub toplevel_listeners: Vec<crate::hooks::ToplevelListener>,
+    /// Called after the output mode or scale changed.
+    pub mode_listeners: Vec<crate::hooks::ModeListener>,
 
     /// Capture, virtual-pointer, output-management and wlr window-list protocols.
     pub protocols: crate::handlers::protocols::ProtocolStates,
@@ -210,6 +222,7 @@ impl Skerry {
             WlrDataControlState::new::<Self, _>(dh, Some(&primary_selection_state), |_| true);
         let fractional_scale_state = FractionalScaleManagerState::new::<Self>(dh);
         let viewporter_state = ViewporterState::new::<Self>(dh);
+        let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let foreign_toplevel_list_state = ForeignToplevelListState::new::<Self>(dh);
         let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
         let xwayland_shell_state = XWaylandShellState::new::<Self>(dh);
@@ -271,6 +284,7 @@ impl Skerry {
             wlr_data_control_state,
             fractional_scale_state,
             viewporter_state,
+            presentation_state,
             foreign_toplevel_list_state,
             cursor_shape_state,
             xwayland_shell_state,
@@ -297,10 +311,12 @@ impl Skerry {
             render_timer: None,
             needs_render: true,
             force_frame: false,
+            frame_seq: 0,
             cursor_status: CursorImageStatus::default_named(),
             cursor_serial: 0,
             cursor_listeners: Vec::new(),
             toplevel_listeners: Vec::new(),
+            mode_listeners: Vec::new(),
             protocols,
         })
     }

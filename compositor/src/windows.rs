@@ -120,6 +120,7 @@ impl Skerry {
 
     /// A client committed a new size for a floating window, or changed its title.
     pub fn window_committed(&mut self, id: WindowId) {
+        self.update_limits(id);
         let Some(managed) = self.windows.get_mut(&id) else {
             return;
         };
@@ -135,7 +136,12 @@ impl Skerry {
             managed.app_id = app_id;
         }
         let size = managed.window.geometry().size;
-        let is_wayland = managed.window.toplevel().is_some();
+        // Only a client that has caught up with our last configure chooses its own size;
+        // an older buffer committed while a resize is in flight must not undo it.
+        let is_wayland = managed.window.toplevel().is_some_and(|t| {
+            let sent = t.with_pending_state(|s| s.size);
+            t.current_state().size == sent
+        });
         if let Some(ws) = self.layout.get(id)
             && ws.mode == Mode::Floating
             && is_wayland
@@ -333,6 +339,9 @@ impl Skerry {
         }
         self.apply_layout();
         self.output_mode_changed();
+        for listener in &mut self.mode_listeners {
+            listener(width, height, scale);
+        }
         tracing::info!(width, height, scale, "output mode changed");
         Ok(())
     }
@@ -380,7 +389,8 @@ impl Skerry {
         }
     }
 
-    /// Writes counters and windows to `SKERRY_STATS_FILE` (atomically, by rename).
+    /// Writes counters and windows to `SKERRY_STATS_FILE` (atomically, by rename). Meant for
+    /// tests and diagnostics: it is written after every render while configured.
     pub fn write_stats_file(&self) {
         let Some(path) = &self.config.stats_file else {
             return;

@@ -2,316 +2,13 @@
 //! xdg-shell configure sequence, focus on click, maximize / minimize / fullscreen through the
 //! layout policy, popup placement, output mode changes and the frame hooks.
 
-use std::{
-    os::unix::net::UnixStream,
-    sync::{Arc, Mutex},
-};
+mod harness;
 
-use skerry_compositor::{CompositorThread, Config, layout::WindowId};
-use wayland_client::{
-    Connection, Dispatch, EventQueue, QueueHandle, delegate_noop,
-    protocol::{
-        wl_buffer::WlBuffer, wl_compositor::WlCompositor, wl_keyboard::WlKeyboard, wl_registry,
-        wl_seat::WlSeat, wl_shm::WlShm, wl_shm_pool::WlShmPool, wl_surface::WlSurface,
-    },
-};
-use wayland_protocols::xdg::shell::client::{
-    xdg_popup::{self, XdgPopup},
-    xdg_positioner::{self, XdgPositioner},
-    xdg_surface::{self, XdgSurface},
-    xdg_toplevel::{self, XdgToplevel},
-    xdg_wm_base::{self, XdgWmBase},
-};
+use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
-struct Client {
-    compositor: Option<WlCompositor>,
-    shm: Option<WlShm>,
-    wm_base: Option<XdgWmBase>,
-    seat: Option<WlSeat>,
-    keyboard: Option<WlKeyboard>,
-    /// Per toplevel index: configures received (size, states).
-    configures: Vec<Vec<(i32, i32, Vec<xdg_toplevel::State>)>>,
-    /// Popup configures: (x, y, w, h).
-    popup_configures: Vec<(i32, i32, i32, i32)>,
-    /// Surface that has keyboard focus (by protocol id).
-    keyboard_focus: Option<u32>,
-}
-
-struct Window {
-    surface: WlSurface,
-    xdg: XdgSurface,
-    toplevel: XdgToplevel,
-    index: usize,
-}
-
-impl Dispatch<wl_registry::WlRegistry, ()> for Client {
-    fn event(
-        state: &mut Self,
-        registry: &wl_registry::WlRegistry,
-        event: wl_registry::Event,
-        _: &(),
-        _: &Connection,
-        qh: &QueueHandle<Self>,
-    ) {
-        if let wl_registry::Event::Global {
-            name, interface, ..
-        } = event
-        {
-            match interface.as_str() {
-                "wl_compositor" => state.compositor = Some(registry.bind(name, 4, qh, ())),
-                "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
-                "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 3, qh, ())),
-                "wl_seat" => {
-                    let seat: WlSeat = registry.bind(name, 5, qh, ());
-                    state.keyboard = Some(seat.get_keyboard(qh, ()));
-                    state.seat = Some(seat);
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-impl Dispatch<XdgWmBase, ()> for Client {
-    fn event(
-        _: &mut Self,
-        base: &XdgWmBase,
-        event: xdg_wm_base::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_wm_base::Event::Ping { serial } = event {
-            base.pong(serial);
-        }
-    }
-}
-
-impl Dispatch<XdgSurface, ()> for Client {
-    fn event(
-        _: &mut Self,
-        xdg: &XdgSurface,
-        event: xdg_surface::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_surface::Event::Configure { serial } = event {
-            xdg.ack_configure(serial);
-        }
-    }
-}
-
-impl Dispatch<XdgToplevel, usize> for Client {
-    fn event(
-        state: &mut Self,
-        _: &XdgToplevel,
-        event: xdg_toplevel::Event,
-        index: &usize,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_toplevel::Event::Configure {
-            width,
-            height,
-            states,
-        } = event
-        {
-            let states = states
-                .chunks_exact(4)
-                .filter_map(|c| {
-                    xdg_toplevel::State::try_from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).ok()
-                })
-                .collect();
-            state.configures[*index].push((width, height, states));
-        }
-    }
-}
-
-impl Dispatch<XdgPopup, ()> for Client {
-    fn event(
-        state: &mut Self,
-        _: &XdgPopup,
-        event: xdg_popup::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_popup::Event::Configure {
-            x,
-            y,
-            width,
-            height,
-        } = event
-        {
-            state.popup_configures.push((x, y, width, height));
-        }
-    }
-}
-
-impl Dispatch<WlKeyboard, ()> for Client {
-    fn event(
-        state: &mut Self,
-        _: &WlKeyboard,
-        event: wayland_client::protocol::wl_keyboard::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        use wayland_client::{Proxy, protocol::wl_keyboard::Event};
-        match event {
-            Event::Enter { surface, .. } => state.keyboard_focus = Some(surface.id().protocol_id()),
-            Event::Leave { .. } => state.keyboard_focus = None,
-            _ => {}
-        }
-    }
-}
-
-delegate_noop!(Client: ignore WlCompositor);
-delegate_noop!(Client: ignore WlShm);
-delegate_noop!(Client: ignore WlShmPool);
-delegate_noop!(Client: ignore WlBuffer);
-delegate_noop!(Client: ignore WlSurface);
-delegate_noop!(Client: ignore WlSeat);
-delegate_noop!(Client: ignore XdgPositioner);
-
-struct Harness {
-    compositor: CompositorThread,
-    queue: EventQueue<Client>,
-    qh: QueueHandle<Client>,
-    client: Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Harness {
-    fn new() -> Self {
-        Self::with_config(|_| {})
-    }
-
-    fn with_config(f: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(dir.path().to_path_buf());
-        config.socket_name = Some("skerry-inprocess".into());
-        f(&mut config);
-        let compositor = CompositorThread::spawn(config).expect("start compositor");
-        let stream = UnixStream::connect(dir.path().join("skerry-inprocess")).expect("connect");
-        let conn = Connection::from_socket(stream).expect("wayland connection");
-        let mut queue = conn.new_event_queue();
-        let qh = queue.handle();
-        conn.display().get_registry(&qh, ());
-        let mut client = Client::default();
-        queue.roundtrip(&mut client).expect("roundtrip");
-        queue.roundtrip(&mut client).expect("roundtrip");
-        assert!(client.compositor.is_some() && client.shm.is_some() && client.wm_base.is_some());
-        Self {
-            compositor,
-            queue,
-            qh,
-            client,
-            _dir: dir,
-        }
-    }
-
-    fn roundtrip(&mut self) {
-        self.queue.roundtrip(&mut self.client).expect("roundtrip");
-    }
-
-    /// A shm buffer of one colour.
-    fn buffer(&mut self, w: i32, h: i32, argb: u32) -> WlBuffer {
-        let fd = rustix::fs::memfd_create("skerry-test", rustix::fs::MemfdFlags::CLOEXEC)
-            .expect("memfd");
-        let bytes: Vec<u8> = std::iter::repeat_n(argb.to_le_bytes(), (w * h) as usize)
-            .flatten()
-            .collect();
-        rustix::io::write(&fd, &bytes).expect("write pixels");
-        let shm = self.client.shm.as_ref().expect("wl_shm");
-        let pool = shm.create_pool(std::os::fd::AsFd::as_fd(&fd), w * h * 4, &self.qh, ());
-        let buffer = pool.create_buffer(
-            0,
-            w,
-            h,
-            w * 4,
-            wayland_client::protocol::wl_shm::Format::Argb8888,
-            &self.qh,
-            (),
-        );
-        pool.destroy();
-        buffer
-    }
-
-    /// Creates a toplevel and goes through the initial configure; the window is not mapped.
-    fn toplevel(&mut self, title: &str) -> Window {
-        let surface = self
-            .client
-            .compositor
-            .as_ref()
-            .expect("compositor")
-            .create_surface(&self.qh, ());
-        let xdg = self
-            .client
-            .wm_base
-            .as_ref()
-            .expect("wm base")
-            .get_xdg_surface(&surface, &self.qh, ());
-        let index = self.client.configures.len();
-        self.client.configures.push(Vec::new());
-        let toplevel = xdg.get_toplevel(&self.qh, index);
-        toplevel.set_title(title.into());
-        surface.commit();
-        self.roundtrip();
-        Window {
-            surface,
-            xdg,
-            toplevel,
-            index,
-        }
-    }
-
-    /// Attaches a buffer of `w` x `h` and commits (maps the window the first time).
-    fn show(&mut self, window: &Window, w: i32, h: i32) {
-        let buffer = self.buffer(w, h, 0xff3366cc);
-        window.surface.attach(Some(&buffer), 0, 0);
-        window.surface.damage_buffer(0, 0, w, h);
-        window.surface.commit();
-        self.roundtrip();
-        self.roundtrip();
-    }
-
-    fn last_configure(&self, window: &Window) -> (i32, i32, Vec<xdg_toplevel::State>) {
-        self.client.configures[window.index]
-            .last()
-            .cloned()
-            .expect("a configure")
-    }
-
-    fn window_id(&self, title: &'static str) -> WindowId {
-        self.compositor.with_state(move |s| {
-            s.toplevels()
-                .into_iter()
-                .find(|t| t.title == title)
-                .map(|t| t.id)
-                .expect("window listed")
-        })
-    }
-
-    fn rect(&self, id: WindowId) -> skerry_compositor::layout::Rect {
-        self.compositor
-            .with_state(move |s| s.layout.get(id).map(|w| w.rect).expect("window in layout"))
-    }
-
-    fn click(&mut self, x: f64, y: f64) {
-        self.compositor.with_state(move |s| {
-            s.pointer_motion_absolute(x, y);
-            s.pointer_frame();
-            s.pointer_button(0x110, true);
-            s.pointer_frame();
-            s.pointer_button(0x110, false);
-            s.pointer_frame();
-        });
-        self.roundtrip();
-    }
-}
+use harness::Harness;
+use wayland_protocols::xdg::shell::client::{xdg_positioner, xdg_toplevel};
+use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
 
 #[test]
 fn toplevel_configure_sequence_and_mapping() {
@@ -345,6 +42,16 @@ fn toplevel_configure_sequence_and_mapping() {
     assert_eq!(h.client.keyboard_focus, Some(w.surface.id().protocol_id()));
     let stats = h.compositor.with_state(|s| s.stats);
     assert_eq!(stats.windows_mapped, 1);
+
+    // ext-foreign-toplevel-list announces it, and its end.
+    h.roundtrip();
+    let listed: Vec<_> = h.client.foreign.values().cloned().collect();
+    assert_eq!(listed, vec![("first".to_string(), String::new(), false)]);
+    w.toplevel.destroy();
+    w.xdg.destroy();
+    h.roundtrip();
+    assert!(h.client.foreign.values().all(|(_, _, closed)| *closed));
+    assert!(h.compositor.with_state(|s| s.toplevels().is_empty()));
 }
 
 #[test]
@@ -541,6 +248,15 @@ fn output_mode_change_reconfigures_maximized_windows() {
     h.show(&w, 300, 200);
     w.toplevel.set_maximized();
     h.roundtrip();
+    let modes: Arc<Mutex<Vec<(u32, u32, f64)>>> = Arc::default();
+    let sink = modes.clone();
+    h.compositor.with_state(move |s| {
+        s.mode_listeners.push(Box::new(move |w, hh, scale| {
+            if let Ok(mut m) = sink.lock() {
+                m.push((w, hh, scale));
+            }
+        }))
+    });
     h.compositor
         .with_state(|s| s.set_output_mode(1280, 720, 1.0))
         .expect("mode change");
@@ -583,4 +299,93 @@ fn single_app_mode_fills_the_output() {
         h.rect(id),
         skerry_compositor::layout::Rect::new(0, 0, 1920, 1080)
     );
+}
+
+#[test]
+fn layer_shell_exclusive_zone_shrinks_the_usable_area() {
+    let mut h = Harness::new();
+    let shell = h
+        .client
+        .layer_shell
+        .clone()
+        .expect("zwlr_layer_shell_v1 advertised");
+    let surface = h
+        .client
+        .compositor
+        .as_ref()
+        .expect("compositor")
+        .create_surface(&h.qh, ());
+    let layer = shell.get_layer_surface(
+        &surface,
+        None,
+        zwlr_layer_shell_v1::Layer::Top,
+        "panel".into(),
+        &h.qh,
+        (),
+    );
+    layer.set_size(0, 40);
+    layer.set_anchor(
+        zwlr_layer_surface_v1::Anchor::Bottom
+            | zwlr_layer_surface_v1::Anchor::Left
+            | zwlr_layer_surface_v1::Anchor::Right,
+    );
+    layer.set_exclusive_zone(40);
+    surface.commit();
+    h.roundtrip();
+    let (_, lw, lh) = *h.client.layer_configures.last().expect("layer configure");
+    assert_eq!((lw, lh), (1920, 40), "stretched across the bottom edge");
+    let buffer = h.buffer(1920, 40, 0xff000000);
+    surface.attach(Some(&buffer), 0, 0);
+    surface.commit();
+    h.roundtrip();
+    let usable = h.compositor.with_state(|s| s.layout.usable());
+    assert_eq!(
+        usable,
+        skerry_compositor::layout::Rect::new(0, 0, 1920, 1040)
+    );
+
+    // A maximized window stops at the panel.
+    let w = h.toplevel("above-panel");
+    h.show(&w, 300, 200);
+    w.toplevel.set_maximized();
+    h.roundtrip();
+    let (cw, ch, _) = h.last_configure(&w);
+    assert_eq!((cw, ch), (1920, 1040));
+
+    // Clicks on the panel do not take focus from the window.
+    let id = h.window_id("above-panel");
+    h.click(100.0, 1060.0);
+    assert_eq!(h.compositor.with_state(|s| s.layout.focus()), Some(id));
+
+    layer.destroy();
+    surface.destroy();
+    h.roundtrip();
+    let usable = h.compositor.with_state(|s| s.layout.usable());
+    assert_eq!(
+        usable,
+        skerry_compositor::layout::Rect::new(0, 0, 1920, 1080)
+    );
+}
+
+#[test]
+fn raising_a_window_repaints_the_overlap() {
+    let mut h = Harness::new();
+    let a = h.toplevel("red");
+    h.show_color(&a, 400, 300, 0xffff0000);
+    let b = h.toplevel("green");
+    h.show_color(&b, 400, 300, 0xff00ff00);
+    let (ra, rb) = (h.rect(h.window_id("red")), h.rect(h.window_id("green")));
+    // A point covered by both: green (on top) shows.
+    let (x, y) = (rb.x + 10, rb.y + 10);
+    assert!(ra.x + ra.w > x && ra.y + ra.h > y);
+    assert_eq!(h.pixel(x, y), [0, 0xff, 0, 0xff]);
+    // Raise red by clicking its uncovered corner: the overlap turns red.
+    h.click(f64::from(ra.x + 2), f64::from(ra.y + 2));
+    assert_eq!(h.pixel(x, y), [0, 0, 0xff, 0xff]);
+    // Minimizing red uncovers green again; the background shows where neither is.
+    let id = h.window_id("red");
+    h.compositor
+        .with_state(move |s| s.set_window_minimized(id, true));
+    assert_eq!(h.pixel(x, y), [0, 0xff, 0, 0xff]);
+    assert_ne!(h.pixel(ra.x + 2, ra.y + 2), [0, 0, 0xff, 0xff]);
 }

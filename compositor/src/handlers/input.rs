@@ -1,11 +1,12 @@
 //! Input-related protocols: cursor-shape, relative pointer, pointer constraints (pointer
 //! lock), virtual keyboard, text-input v3 + input-method v2, plus fractional scale,
-//! viewporter and ext-foreign-toplevel-list which need no policy.
+//! viewporter, presentation-time and ext-foreign-toplevel-list which need no policy.
 
 use smithay::{
     delegate_cursor_shape, delegate_foreign_toplevel_list, delegate_fractional_scale,
-    delegate_input_method_manager, delegate_pointer_constraints, delegate_relative_pointer,
-    delegate_text_input_manager, delegate_viewporter, delegate_virtual_keyboard_manager,
+    delegate_input_method_manager, delegate_pointer_constraints, delegate_presentation,
+    delegate_relative_pointer, delegate_text_input_manager, delegate_viewporter,
+    delegate_virtual_keyboard_manager,
     desktop::{PopupKind, PopupManager},
     input::pointer::PointerHandle,
     reexports::wayland_server::protocol::wl_surface::WlSurface,
@@ -102,6 +103,7 @@ impl FractionalScaleHandler for Skerry {
 delegate_fractional_scale!(Skerry);
 
 delegate_viewporter!(Skerry);
+delegate_presentation!(Skerry);
 
 impl ForeignToplevelListHandler for Skerry {
     fn foreign_toplevel_list_state(&mut self) -> &mut ForeignToplevelListState {

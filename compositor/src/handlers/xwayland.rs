@@ -364,6 +364,19 @@ impl XwmHandler for Skerry {
     fn disconnected(&mut self, _xwm: XwmId) {
         tracing::warn!("X11 window manager lost its connection to Xwayland");
         self.xwm = None;
+        self.xdisplay = None;
+        // Every X11 window went with it.
+        let x11: Vec<_> = self
+            .windows
+            .iter()
+            .filter(|(_, m)| m.window.x11_surface().is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in x11 {
+            self.unmap_window(id);
+        }
+        self.override_redirect.clear();
+        self.schedule_render();
     }
 }
 
