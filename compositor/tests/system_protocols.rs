@@ -441,6 +441,20 @@ fn virtual_pointer_click_moves_focus_and_cursor_session_follows() {
         || focused(&c, "skerry-left").then_some(()),
     );
     assert!(!focused(&c, "skerry-right"));
+
+    // A cursor session opened while the pointer rests learns where it is at once.
+    let mut late = Conn::open(&c);
+    let qh = late.queue.handle();
+    let seat: wl_seat::WlSeat = late.bind(1);
+    let output: wl_output::WlOutput = late.bind(4);
+    let pointer = seat.get_pointer(&qh, ());
+    let sources: ExtOutputImageCaptureSourceManagerV1 = late.bind(1);
+    let capture: ExtImageCopyCaptureManagerV1 = late.bind(1);
+    let source = sources.create_source(&output, &qh, ());
+    let _cursor = capture.create_pointer_cursor_session(&source, &pointer, &qh, ());
+    late.until("the resting cursor's position", |s| {
+        s.cursor_entered && s.cursor_positions.last() == Some(&(x as i32, y as i32))
+    });
 }
 
 #[test]

@@ -246,6 +246,11 @@ impl ImageCopyCaptureHandler for Skerry {
             self.capture_cursor_changed();
         }
     }
+
+    fn image_copy_cursor_session_created(&mut self, _output: &Output) {
+        // Tell the new session where the cursor is without waiting for it to move.
+        self.capture_cursor_changed();
+    }
 }
 crate::delegate_image_copy_capture!(Skerry);
 

@@ -241,6 +241,9 @@ impl<D: ImageCopyCaptureHandler> Dispatch<ExtImageCopyCaptureManagerV1, (), D>
                     .image_copy_capture_state()
                     .cursor_sessions
                     .push((resource, data));
+                if let Some(output) = output {
+                    state.image_copy_cursor_session_created(&output);
+                }
             }
             _ => {}
         }

@@ -50,6 +50,10 @@ pub trait ImageCopyCaptureHandler:
     /// A frame of `output` waits for [`ImageCopyCaptureState::on_output_rendered`]; if it is
     /// a session's first frame it is answered even without new damage.
     fn image_copy_frame_requested(&mut self, _output: &Output) {}
+
+    /// A cursor session of `output` began: it learns where the cursor is at the next
+    /// [`ImageCopyCaptureState::on_cursor_changed`], which the compositor may call now.
+    fn image_copy_cursor_session_created(&mut self, _output: &Output) {}
 }
 
 /// Global data: which clients may see the globals.
