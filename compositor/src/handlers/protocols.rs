@@ -151,15 +151,15 @@ impl Skerry {
         let cursor = pixels.cursor();
         let time = self.now();
         let output = self.output.clone();
-        let a = self
+        let image_copy_wants = self
             .protocols
             .image_copy
             .on_cursor_changed(&output, Some(&cursor), time);
-        let b = self
+        let screencopy_wants = self
             .protocols
             .screencopy
             .on_cursor_changed(&output, Some(&cursor));
-        if a || b {
+        if image_copy_wants || screencopy_wants {
             self.request_frame();
         }
     }
