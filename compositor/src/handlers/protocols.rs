@@ -151,10 +151,10 @@ impl Skerry {
         let cursor = pixels.cursor();
         let time = self.now();
         let output = self.output.clone();
-        let image_copy_wants = self
-            .protocols
-            .image_copy
-            .on_cursor_changed(&output, Some(&cursor), time);
+        let image_copy_wants =
+            self.protocols
+                .image_copy
+                .on_cursor_changed(&output, Some(&cursor), time);
         let screencopy_wants = self
             .protocols
             .screencopy
