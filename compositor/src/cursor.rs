@@ -65,6 +65,7 @@ impl Skerry {
     }
 
     fn notify_cursor(&mut self) {
+        self.capture_cursor_changed();
         if self.cursor_listeners.is_empty() {
             return;
         }

@@ -9,7 +9,9 @@
 //! - `windows`: applies the layout's decisions to protocol windows;
 //! - `input`, `grabs`, `cursor`: pointer and keyboard paths shared by every input source;
 //! - `render` + `backend/`: damage-driven paced rendering into the offscreen image;
-//! - `hooks`: what the capture / virtual-pointer / management protocol modules plug into.
+//! - `hooks`: what the capture / virtual-pointer / management protocol modules plug into;
+//! - `protocols`: the capture, virtual-pointer, output-management and window-list protocols
+//!   smithay does not implement, wired in `handlers/protocols.rs`.
 
 pub mod backend;
 pub mod config;
@@ -19,6 +21,7 @@ mod handlers;
 pub mod hooks;
 pub mod input;
 pub mod layout;
+pub mod protocols;
 pub mod render;
 pub mod state;
 pub mod windows;

@@ -140,10 +140,20 @@ impl Skerry {
             self.stats.frames_damaged += 1;
         }
         if !damage.is_empty() || forced {
+            let cursor = self.cursor_state();
+            let time = self.now();
             let image = self.backend.image();
             for listener in &mut self.frame_listeners {
                 listener.on_frame_rendered(&image, &damage);
             }
+            crate::handlers::protocols::feed_capture(
+                &mut self.protocols,
+                &self.output,
+                &image,
+                &damage,
+                &cursor,
+                time,
+            );
         }
         self.send_presentation_feedback();
         self.send_frame_callbacks();

@@ -182,6 +182,9 @@ pub struct Skerry {
     pub toplevel_listeners: Vec<crate::hooks::ToplevelListener>,
     /// Called after the output mode or scale changed.
     pub mode_listeners: Vec<crate::hooks::ModeListener>,
+
+    /// Capture, virtual-pointer, output-management and wlr window-list protocols.
+    pub protocols: crate::handlers::protocols::ProtocolStates,
 }
 
 /// Errors creating the compositor.
@@ -252,6 +255,7 @@ impl Skerry {
             Some((0, 0).into()),
         );
         output.set_preferred(mode);
+        let protocols = crate::handlers::protocols::ProtocolStates::new(dh, &output);
 
         let backend = Backend::headless((config.width as i32, config.height as i32).into())?;
         let (lw, lh) = logical_size(config.width, config.height, config.scale);
@@ -313,6 +317,7 @@ impl Skerry {
             cursor_listeners: Vec::new(),
             toplevel_listeners: Vec::new(),
             mode_listeners: Vec::new(),
+            protocols,
         })
     }
 

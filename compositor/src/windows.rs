@@ -248,6 +248,7 @@ impl Skerry {
     }
 
     pub(crate) fn notify_toplevels(&mut self) {
+        self.sync_wlr_toplevels();
         if self.toplevel_listeners.is_empty() && self.config.stats_file.is_none() {
             return;
         }
@@ -337,6 +338,7 @@ impl Skerry {
             self.send_scale(surface);
         }
         self.apply_layout();
+        self.output_mode_changed();
         for listener in &mut self.mode_listeners {
             listener(width, height, scale);
         }

@@ -4,6 +4,7 @@
 mod compositor;
 mod input;
 mod layer_shell;
+pub(crate) mod protocols;
 mod selection;
 mod xdg_shell;
 mod xwayland;
@@ -11,7 +12,11 @@ mod xwayland;
 use smithay::{
     delegate_output, delegate_seat,
     input::{Seat, SeatHandler, SeatState, pointer::CursorImageStatus},
-    reexports::wayland_server::{Resource, protocol::wl_surface::WlSurface},
+    output::Output,
+    reexports::wayland_server::{
+        Resource,
+        protocol::{wl_output::WlOutput, wl_surface::WlSurface},
+    },
     wayland::{
         output::OutputHandler,
         selection::{data_device::set_data_device_focus, primary_selection::set_primary_focus},
@@ -46,5 +51,12 @@ impl SeatHandler for Skerry {
 delegate_seat!(Skerry);
 
 // wl_output + xdg_output.
-impl OutputHandler for Skerry {}
+impl OutputHandler for Skerry {
+    fn output_bound(&mut self, output: Output, wl_output: WlOutput) {
+        // Window-list entries on this output name the new wl_output too.
+        self.protocols
+            .foreign_toplevel
+            .output_bound(&output, &wl_output);
+    }
+}
 delegate_output!(Skerry);
