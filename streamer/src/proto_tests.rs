@@ -266,7 +266,7 @@ fn server_messages_golden_json() {
     );
     assert_eq!(
         ServerMessage::Settings(Settings::default()).to_json(),
-        r#"{"type":"settings","encoder":"h264","fps":60,"motion_crf":25,"refresh_crf":18,"jpeg_quality":60,"refresh_jpeg_quality":90,"chroma444":true,"paint_over_ms":250,"manual_resolution":null}"#
+        r#"{"type":"settings","encoder":"h264","fps":60,"motion_crf":25,"refresh_crf":18,"jpeg_quality":85,"refresh_jpeg_quality":95,"chroma444":true,"paint_over_ms":250,"manual_resolution":null}"#
     );
     assert_eq!(
         ServerMessage::Pong { t: 5.0 }.to_json(),

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use skerry_streamer::desktop::{Frame, Rect};
 use skerry_streamer::encode::{EncodeParams, EncodedFrame, Encoder, JpegEncoder, X264Encoder};
+use skerry_streamer::proto::Settings;
 use skerry_streamer::synthetic::{Scene, SyntheticScreen};
 
 const MOTION: EncodeParams = EncodeParams {
@@ -351,26 +352,29 @@ fn check_jpeg(scene: Scene, w: u32, h: u32, quality: (u8, u8), min_psnr: (f64, f
     );
 }
 
-// JPEG at the protocol's default qualities (60 motion, 90 refresh) measures about 31.5 and
-// 43.2 dB Y-PSNR on 1-px glyph strokes: below the 38/45 dB that H.264 reaches at CRF 25/18.
-// These floors pin today's behaviour; the qualities that reach 38/45 dB are checked below.
+// JPEG at the protocol's default qualities (85 motion, 90+ refresh with 4:4:4 sampling).
+// Lower qualities (60/90) measure about 31.5 and 43.2 dB on 1-px glyph strokes, which is why
+// the defaults sit where they do.
 #[test]
 fn jpeg_typing_text_720p_default_qualities() {
-    check_jpeg(Scene::Typing, 1280, 720, (60, 90), (30.0, 42.0));
-}
-
-#[test]
-fn jpeg_scrolling_text_1080p_default_qualities() {
+    let s = Settings::default();
     check_jpeg(
-        Scene::Scroll { rows: 3 },
-        1920,
-        1080,
-        (60, 90),
-        (30.0, 42.0),
+        Scene::Typing,
+        1280,
+        720,
+        (s.jpeg_quality, s.refresh_jpeg_quality),
+        (38.0, 45.0),
     );
 }
 
 #[test]
-fn jpeg_text_720p_reaches_38_and_45_db_at_q85_and_q95() {
-    check_jpeg(Scene::Scroll { rows: 3 }, 1280, 720, (85, 95), (38.0, 45.0));
+fn jpeg_scrolling_text_1080p_default_qualities() {
+    let s = Settings::default();
+    check_jpeg(
+        Scene::Scroll { rows: 3 },
+        1920,
+        1080,
+        (s.jpeg_quality, s.refresh_jpeg_quality),
+        (38.0, 45.0),
+    );
 }
