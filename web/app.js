@@ -77,12 +77,16 @@ function scheduleResize() {
 }
 
 function sendResize() {
+  stats.resizeChecks++;
   if (!live || settings.manualResolution) return;
   const want = desiredSize(stageBox(), window.devicePixelRatio || 1);
   if (lastResize && lastResize.width === want.width && lastResize.height === want.height && lastResize.scale === want.scale) {
     return;
   }
-  if (conn.send(proto.resize(want.width, want.height, want.scale))) lastResize = want;
+  if (conn.send(proto.resize(want.width, want.height, want.scale))) {
+    lastResize = want;
+    stats.resizesSent++;
+  }
 }
 
 new ResizeObserver(() => {

@@ -25,6 +25,8 @@ export class Stats {
     this.decodeErrors = 0;
     this.decoderConfigs = 0;
     this.keyframeRequests = 0;
+    this.resizeChecks = 0; // debounced resize decisions taken
+    this.resizesSent = 0;
     this.cursorSerial = -1;
     this.cursorHidden = false;
     this.rttMs = null;
