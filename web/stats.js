@@ -18,6 +18,7 @@ export class Stats {
     this.framesDecoded = 0;
     this.keyframes = 0;
     this.refreshes = 0;
+    this.lastFrameRefresh = false; // the newest frame is a paint-over refresh
     this.jpegRegions = 0;
     this.lastFrameId = -1;
     this.lastDecodedFrameId = -1;
@@ -51,6 +52,7 @@ export class Stats {
     this.lastFrameId = msg.frameId;
     if (msg.endOfFrame && msg.keyframe) this.keyframes++;
     if (msg.endOfFrame && msg.refresh) this.refreshes++;
+    if (msg.endOfFrame) this.lastFrameRefresh = msg.refresh;
   }
 
   /** Updates the rates; call about once a second with the current time in ms. */

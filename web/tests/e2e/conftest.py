@@ -50,13 +50,18 @@ class Browser:
             device_scale_factor=scale,
         )
         self.errors: list[str] = []
+        self.allowed: list[str] = []
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
     def _console(self, msg):
-        if msg.type == "error":
+        if msg.type == "error" and not any(a in msg.text for a in self.allowed):
             self.errors.append(f"console: {msg.text}")
+
+    def allow(self, fragment):
+        """Console errors containing `fragment` are expected (e.g. a refused reconnect)."""
+        self.allowed.append(fragment)
 
     def open(self, url):
         self.page.goto(url)
@@ -111,3 +116,43 @@ def canvas_rgb(page):
     from media import decode_data_url
 
     return decode_data_url(page.evaluate("() => document.getElementById('screen').toDataURL('image/png')"))
+
+
+@pytest.fixture
+def runtime():
+    from stack import Runtime
+
+    rt = Runtime()
+    yield rt
+    rt.cleanup()
+
+
+@pytest.fixture
+def streamer(runtime):
+    """skerry-streamer with its synthetic source (SKERRY_SOURCE=synthetic)."""
+    from stack import Streamer
+
+    s = Streamer(runtime, source="synthetic").start()
+    yield s
+    s.stop()
+
+
+def frame_to_page(page, x, y):
+    """Page (CSS) coordinates of output pixel (x, y) on the canvas."""
+    return page.evaluate(
+        """([x, y]) => { const c = document.getElementById('screen'); const r = c.getBoundingClientRect();
+                         return [r.left + (x + 0.5) * r.width / c.width, r.top + (y + 0.5) * r.height / c.height]; }""",
+        [x, y],
+    )
+
+
+def expected_output_size(page):
+    """The output size the page asks for: its stage in device pixels, rounded down to even."""
+    return tuple(
+        page.evaluate(
+            """() => { const r = document.getElementById('stage').getBoundingClientRect();
+                       const d = devicePixelRatio;
+                       const even = (v) => Math.max(64, 2 * Math.floor(Math.round(v * d) / 2));
+                       return [even(r.width), even(r.height)]; }"""
+        )
+    )
