@@ -9,13 +9,38 @@ import { framePerCss, mapToFrame } from './geometry.js';
 
 const round2 = (v) => Math.round(v * 100) / 100;
 
+// `PointerEvent.buttons` bit → protocol button number (MouseEvent.button numbering).
+const BUTTON_BITS = [
+  [1, 0], // primary / left
+  [4, 1], // auxiliary / middle
+  [2, 2], // secondary / right
+  [8, 3], // back
+  [16, 4], // forward
+];
+
+/**
+ * The button presses and releases that turn `before` into `after` (both `buttons` bitmasks).
+ * Diffing masks handles chorded presses, which arrive as pointermove rather than
+ * pointerdown / pointerup. Releases come first so a quick swap never holds both.
+ */
+export function buttonChanges(before, after) {
+  const out = [];
+  for (const [bit, button] of BUTTON_BITS) {
+    if (before & bit && !(after & bit)) out.push({ button, down: false });
+  }
+  for (const [bit, button] of BUTTON_BITS) {
+    if (!(before & bit) && after & bit) out.push({ button, down: true });
+  }
+  return out;
+}
+
 /**
  * `canvas`: the picture. `send(obj)`: sends a message object. `frameSize()`: {width,height}
  * of the current frame. `onMove(x, y, rect)`: the pointer's local position in frame pixels.
  * `focusKeys()`: gives keyboard focus back to the key-capture element.
  */
 export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLockChange }) {
-  const held = new Set();
+  let held = 0; // `buttons` mask the server knows as pressed
   let last = null;
   let locked = false;
   const local = { x: 0, y: 0 };
@@ -40,7 +65,14 @@ export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLo
     send({ type: 'pointer', x, y });
   };
 
+  const syncButtons = (e) => {
+    const mask = e.buttons & 31;
+    for (const c of buttonChanges(held, mask)) send({ type: 'button', button: c.button, down: c.down });
+    held = mask;
+  };
+
   const onPointerMove = (e) => {
+    if (!e.isPrimary) return;
     if (locked) {
       const rect = canvas.getBoundingClientRect();
       const frame = frameSize();
@@ -52,14 +84,15 @@ export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLo
       local.y = Math.min(Math.max(0, local.y + dy), Math.max(0, frame.height - 1));
       onMove(local.x, local.y, rect);
       send({ type: 'pointer_rel', dx, dy });
-      return;
+    } else {
+      sendPosition(e);
     }
-    sendPosition(e);
+    if ((e.buttons & 31) !== held) syncButtons(e);
   };
 
   const onPointerDown = (e) => {
     focusKeys();
-    if (e.button < 0 || e.button > 4) return;
+    if (!e.isPrimary) return;
     e.preventDefault();
     if (!locked) {
       sendPosition(e);
@@ -69,21 +102,19 @@ export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLo
         // The pointer may already be gone; the press is still sent.
       }
     }
-    held.add(e.button);
-    send({ type: 'button', button: e.button, down: true });
+    syncButtons(e);
   };
 
   const onPointerUp = (e) => {
-    if (!held.has(e.button)) return;
+    if (!e.isPrimary) return;
     e.preventDefault();
     if (!locked) sendPosition(e);
-    held.delete(e.button);
-    send({ type: 'button', button: e.button, down: false });
+    syncButtons(e);
   };
 
-  const onPointerCancel = () => {
-    for (const b of held) send({ type: 'button', button: b, down: false });
-    held.clear();
+  const onPointerCancel = (e) => {
+    if (!e.isPrimary) return;
+    syncButtons({ buttons: 0 });
   };
 
   const onWheel = (e) => {
@@ -107,9 +138,6 @@ export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLo
   canvas.addEventListener('pointerdown', onPointerDown);
   canvas.addEventListener('pointerup', onPointerUp);
   canvas.addEventListener('pointercancel', onPointerCancel);
-  canvas.addEventListener('lostpointercapture', (e) => {
-    if (e.pointerType === 'touch') onPointerCancel();
-  });
   canvas.addEventListener('wheel', onWheel, { passive: false });
   canvas.addEventListener('contextmenu', prevent);
   canvas.addEventListener('mouseup', onMouseUp);
@@ -119,7 +147,7 @@ export function attachPointer(canvas, { send, frameSize, onMove, focusKeys, onLo
   return {
     /** Forget held buttons (the caller sends `release_all`). */
     reset() {
-      held.clear();
+      held = 0;
       last = null;
     },
     async lock() {
