@@ -12,7 +12,7 @@ import { attachPointer, toggleFullscreen } from './input.js';
 import { CursorView } from './cursor.js';
 import { Stats, renderStats } from './stats.js';
 import { SettingsPanel } from './settings.js';
-import { desiredSize, fitFrame } from './geometry.js';
+import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -57,13 +57,18 @@ const video = new VideoPipeline(canvas, {
 
 function stageBox() {
   const r = stage.getBoundingClientRect();
-  return { width: r.width, height: r.height };
+  return { width: r.width, height: r.height, left: r.left, top: r.top };
 }
 
 function layout() {
-  const fit = fitFrame(frame, stageBox(), window.devicePixelRatio || 1);
+  const dpr = window.devicePixelRatio || 1;
+  const box = stageBox();
+  const fit = fitFrame(frame, box, dpr);
   canvas.style.width = `${fit.width}px`;
   canvas.style.height = `${fit.height}px`;
+  const x = snappedOffset(box.left, box.width, fit.width, dpr);
+  const y = snappedOffset(box.top, box.height, fit.height, dpr);
+  canvas.style.transform = `translate(${x}px, ${y}px)`;
   cursor.setScale(fit.scale || 1);
 }
 

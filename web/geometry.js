@@ -62,3 +62,14 @@ const roundScale = (s) => Math.round(s * 1000) / 1000;
 export function clamp(v, lo, hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
+
+/**
+ * Offset (CSS pixels, from the box's start) that centres `size` in a box of `boxSize` that
+ * starts at `boxStart` on the page, rounded so the picture starts on a device-pixel
+ * boundary. A canvas shown 1:1 but starting half a device pixel off would be resampled and
+ * look blurred.
+ */
+export function snappedOffset(boxStart, boxSize, size, dpr) {
+  const centred = boxStart + Math.max(0, (boxSize - size) / 2);
+  return Math.round(centred * dpr) / dpr - boxStart;
+}

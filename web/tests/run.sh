@@ -31,6 +31,8 @@ fi
 
 log "browser tests"
 cd "$web/.."
+# No __pycache__ inside web/: the streamer embeds that folder.
+export PYTHONDONTWRITEBYTECODE=1
 if [ "$#" -eq 0 ]; then
     set -- -m "peer or streamer"
 fi

@@ -40,12 +40,22 @@ def test_hello_first_with_decoders_and_device_size(browser, peer):
     assert page.locator("#status").inner_text() == "live"
 
 
-def test_device_pixel_ratio_sizes(browser_factory, peer):
-    b = browser_factory(viewport=(800, 600), scale=2)
+@pytest.mark.parametrize("dpr", [2, 1.25])
+def test_device_pixel_ratio_sizes_and_sharp_canvas(browser_factory, peer, dpr):
+    b = browser_factory(viewport=(803, 601), scale=dpr)
     page, hello = connect(b, peer)
     w, h = stage_device_size(page)
-    assert (hello["width"], hello["height"], hello["scale"]) == (w, h, 2)
-    assert w == 1600
+    assert (hello["width"], hello["height"], hello["scale"]) == (w, h, dpr)
+    assert w == 2 * (round(803 * dpr) // 2)
+    # a frame of the requested size is shown one output pixel per device pixel, on the grid
+    peer.send(media.video_message(media.CODEC_JPEG, media.FLAG_KEYFRAME | media.FLAG_EOF, 1, media.jpeg(media.pattern(w, h)), (w, h)))
+    wait_js(page, "() => window.skerry.stats.framesDecoded >= 1")
+    r = page.evaluate("() => { const r = document.getElementById('screen').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }")
+    # (layout works in 1/64 CSS px, so allow that much)
+    grid = dpr / 64 + 1e-6
+    assert abs(r[2] * dpr - w) <= grid and abs(r[3] * dpr - h) <= grid
+    for v in r[:2]:
+        assert abs(v * dpr - round(v * dpr)) <= grid, f"canvas starts at {v} CSS px, off the device-pixel grid"
     assert not b.errors
 
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { desiredSize, fitFrame, framePerCss, mapToFrame } from '../../geometry.js';
+import { desiredSize, fitFrame, framePerCss, mapToFrame, snappedOffset } from '../../geometry.js';
 
 test('a frame sized for the window is shown 1:1 in device pixels', () => {
   assert.deepEqual(fitFrame({ width: 2560, height: 1440 }, { width: 1280, height: 720 }, 2), {
@@ -50,4 +50,14 @@ test('requested size is device pixels, even, at least 64', () => {
   assert.deepEqual(desiredSize({ width: 683.5, height: 384.2 }, 1.25), { width: 854, height: 480, scale: 1.25 });
   assert.deepEqual(desiredSize({ width: 10, height: 10 }, 2), { width: 64, height: 64, scale: 2 });
   assert.deepEqual(desiredSize({ width: 100, height: 100 }, 1.3333333), { width: 132, height: 132, scale: 1.333 });
+});
+
+test('the picture starts on a device pixel', () => {
+  // stage at y = 30.4 CSS px at dpr 1.25 (38 device px); 1000-px picture in a 1001-px box
+  const y = snappedOffset(30.4, 801, 800, 1.25);
+  assert.ok(Math.abs(((30.4 + y) * 1.25) % 1) < 1e-9);
+  assert.ok(Math.abs(y - 0.5) <= 0.4);
+  assert.equal(snappedOffset(0, 1000, 600, 1), 200);
+  // a picture larger than its box starts at the box
+  assert.equal(snappedOffset(10, 500, 700, 1), 0);
 });
