@@ -145,7 +145,14 @@ document.addEventListener('visibilitychange', () => {
 
 // Settings and panels
 
-const settings = new SettingsPanel($('settings-form'), (changes) => conn.send(proto.settings(changes)), () => frame);
+const settings = new SettingsPanel(
+  $('settings-form'),
+  (changes) => {
+    $('settings-error').hidden = true;
+    conn.send(proto.settings(changes));
+  },
+  () => frame,
+);
 
 function togglePanel(button, panel) {
   const show = panel.hidden;
@@ -203,6 +210,12 @@ function onText(data) {
     case 'error':
       stats.lastError = `${msg.code}: ${msg.message}`;
       statusEl.title = stats.lastError;
+      if (msg.code === 'settings') {
+        // A refused change: the unchanged settings follow; say why it did not apply.
+        const el = $('settings-error');
+        el.textContent = msg.message;
+        el.hidden = false;
+      }
       break;
     default:
       // Types from a newer server are not an error for the client.

@@ -48,13 +48,19 @@ export function framePerCss(elem, frame) {
   return 1 / Math.min(elem.width / frame.width, elem.height / frame.height);
 }
 
+/** Output sizes and scales the server accepts in `hello` and `resize` (docs/protocol.md). */
+export const MIN_OUTPUT = 64;
+export const MAX_OUTPUT = 8192;
+export const MIN_SCALE = 0.25;
+export const MAX_SCALE = 8;
+
 /**
  * The output size to ask for: the box in device pixels, rounded, made even (4:2:0 encoders
- * want even sizes) and at least 64×64.
+ * want even sizes) and kept within what the server accepts.
  */
 export function desiredSize(box, dpr) {
-  const even = (v) => Math.max(64, 2 * Math.floor(Math.round(v * dpr) / 2));
-  return { width: even(box.width), height: even(box.height), scale: roundScale(dpr) };
+  const even = (v) => clamp(2 * Math.floor(Math.round(v * dpr) / 2), MIN_OUTPUT, MAX_OUTPUT);
+  return { width: even(box.width), height: even(box.height), scale: clamp(roundScale(dpr), MIN_SCALE, MAX_SCALE) };
 }
 
 const roundScale = (s) => Math.round(s * 1000) / 1000;

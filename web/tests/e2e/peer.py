@@ -127,6 +127,12 @@ class Peer:
         elif kind == "ping":
             await ws.send(json.dumps({"type": "pong", "t": msg["t"]}))
         elif kind == "settings":
+            fps = msg.get("fps", self.settings["fps"])
+            if not isinstance(fps, int) or not 1 <= fps <= 120:
+                # as the protocol says: error, then the unchanged settings
+                await ws.send(json.dumps({"type": "error", "code": "settings", "message": "fps must be 1 to 120"}))
+                await ws.send(json.dumps({"type": "settings", **self.settings}))
+                return
             for k, v in msg.items():
                 if k in DEFAULT_SETTINGS:
                     self.settings[k] = v

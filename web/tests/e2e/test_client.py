@@ -299,6 +299,13 @@ def test_settings_panel_applies_live_and_reflects_server(browser, peer):
     page.fill("input[name=paint_over_ms]", "500")
     page.locator("input[name=paint_over_ms]").dispatch_event("change")
     assert peer.expect_type("settings")["paint_over_ms"] == 500
+    # a refused value: the reason is shown and the form goes back to the applied value
+    page.fill("input[name=fps]", "500")
+    page.locator("input[name=fps]").dispatch_event("change")
+    assert peer.expect_type("settings")["fps"] == 500
+    wait_js(page, "() => !document.getElementById('settings-error').hidden")
+    assert "fps" in page.locator("#settings-error").inner_text()
+    wait_js(page, "() => document.querySelector('input[name=fps]').value === '60'")
     # the server's word wins and is shown
     peer.send({"type": "settings", **peer.settings, "fps": 24, "encoder": "h264"})
     wait_js(page, "() => document.querySelector('input[name=fps]').value === '24'")

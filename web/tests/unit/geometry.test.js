@@ -50,6 +50,10 @@ test('requested size is device pixels, even, at least 64', () => {
   assert.deepEqual(desiredSize({ width: 683.5, height: 384.2 }, 1.25), { width: 854, height: 480, scale: 1.25 });
   assert.deepEqual(desiredSize({ width: 10, height: 10 }, 2), { width: 64, height: 64, scale: 2 });
   assert.deepEqual(desiredSize({ width: 100, height: 100 }, 1.3333333), { width: 132, height: 132, scale: 1.333 });
+  // within the server's limits (sizes 64–8192, scale 0.25–8)
+  assert.deepEqual(desiredSize({ width: 5000, height: 3000 }, 2), { width: 8192, height: 6000, scale: 2 });
+  assert.deepEqual(desiredSize({ width: 4000, height: 3000 }, 0.1), { width: 400, height: 300, scale: 0.25 });
+  assert.deepEqual(desiredSize({ width: 100, height: 100 }, 10), { width: 1000, height: 1000, scale: 8 });
 });
 
 test('the picture starts on a device pixel', () => {
