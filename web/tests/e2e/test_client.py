@@ -264,12 +264,19 @@ def test_resize_follows_viewport_debounced(browser, peer):
     assert [x for x in peer.log if x["type"] == "resize"][0]["width"] == 1100
 
 
+def set_field(page, name, value):
+    """Types into a form field and leaves it, as a user does: one native change event."""
+    field = page.locator(f"input[name={name}]")
+    field.fill(value)
+    field.evaluate("(e) => e.blur()")
+
+
 def test_manual_resolution_stops_resize(browser, peer):
     page, _ = connect(browser, peer)
     page.click("#btn-settings")
     page.check("input[name=manual_resolution_on]")
-    page.fill("input[name=manual_width]", "1024")
-    page.fill("input[name=manual_height]", "768")
+    set_field(page, "manual_width", "1024")
+    set_field(page, "manual_height", "768")
     m = peer.expect(lambda x: x.get("type") == "settings" and x.get("manual_resolution") == {"width": 1024, "height": 768})
     assert m
     wait_js(page, "() => window.skerry.settings.manualResolution && window.skerry.settings.manualResolution.width === 1024")
@@ -295,10 +302,10 @@ def test_settings_panel_applies_live_and_reflects_server(browser, peer):
     assert m["encoder"] == "jpeg" and set(m) - {"_conn", "_t"} == {"type", "encoder"}
     page.uncheck("input[name=chroma444]")
     assert peer.expect_type("settings")["chroma444"] is False
-    page.fill("input[name=paint_over_ms]", "500")
+    set_field(page, "paint_over_ms", "500")
     assert peer.expect(lambda m: m["type"] == "settings" and "paint_over_ms" in m)["paint_over_ms"] == 500
     # a refused value: the reason is shown and the form goes back to the applied value
-    page.fill("input[name=fps]", "500")
+    set_field(page, "fps", "500")
     assert peer.expect(lambda m: m["type"] == "settings" and "fps" in m)["fps"] == 500
     wait_js(page, "() => !document.getElementById('settings-error').hidden")
     assert "fps" in page.locator("#settings-error").inner_text()
