@@ -15,7 +15,7 @@ venv="${SKERRY_VENV:-$HOME/.cache/skerry-venv}"
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 log "node unit tests"
-node --test "$here/unit/"
+node --test "$here"/unit/*.test.js
 
 if [ ! -x "$venv/bin/python" ]; then
     log "creating venv $venv"
