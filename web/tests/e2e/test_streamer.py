@@ -41,7 +41,7 @@ def assert_looks_like_synthetic_text(img):
     colour, share = dominant(body)
     assert np.all(colour >= 235), f"page background {colour} is not white"
     assert share > 0.5
-    dark = np.mean(body.max(axis=2) < 140)
+    dark = np.mean(body.max(axis=2) < 180)
     assert 0.005 < dark < 0.4, f"{dark:.3%} dark pixels: expected glyph strokes"
     colour, share = dominant(bar)
     assert np.all(np.abs(colour.astype(int) - STATUS_BAR_RGB) <= 10), f"status bar colour {colour}"
