@@ -166,6 +166,7 @@ export class VideoPipeline {
       frame.close();
     }
     this.stats.framesDecoded++;
+    this.stats.codec = this.codec;
     if (info) {
       this.stats.recordDecode(performance.now() - info.start);
       this.stats.lastDecodedFrameId = info.frameId;
