@@ -47,7 +47,7 @@ class Peer:
         self.received: queue.Queue = queue.Queue()
         self.log: list[dict] = []
         self.settings = dict(DEFAULT_SETTINGS)
-        self.hello_size = (1280, 720)
+        self.hello_size = None  # None: the size the client's hello asks for
         self.connections = 0
         self._ws = None
         self._loop = asyncio.new_event_loop()
@@ -121,7 +121,8 @@ class Peer:
     async def _answer(self, ws, msg):
         kind = msg.get("type")
         if kind == "hello":
-            w, h = self.hello_size
+            # Like the streamer, take the size the browser asked for unless told otherwise.
+            w, h = self.hello_size or (msg.get("width", 1280), msg.get("height", 720))
             await ws.send(json.dumps({"type": "hello", "version": 1, "server": "peer", "role": "controller", "width": w, "height": h, "scale": 1}))
             await ws.send(json.dumps({"type": "settings", **self.settings}))
         elif kind == "ping":
