@@ -50,12 +50,13 @@ def free_port() -> int:
 
 
 def wait_until(predicate, timeout, what, proc=None):
+    """Polls `predicate` until it returns something other than None or False; returns it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"{proc.name} exited ({proc.returncode}) while waiting for {what}\n{proc.log_tail()}")
         value = predicate()
-        if value:
+        if value is not None and value is not False:
             return value
         time.sleep(0.05)
     tail = proc.log_tail() if proc is not None else ""
