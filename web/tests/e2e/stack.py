@@ -231,14 +231,20 @@ class Compositor:
         return r.stdout
 
     def current_mode(self):
-        """(width, height) of the output's current mode, as wlr-randr reports it."""
+        """(width, height) of the output's current mode as wlr-randr (wlr-output-management)
+        reports it, or None when it lists no current mode (a custom mode need not be listed)."""
         out = self.run(["wlr-randr"]).decode()
         for line in out.splitlines():
             if "current" in line and " px" in line:
                 size = line.strip().split(" px")[0]
                 w, h = size.split("x")
                 return int(w), int(h)
-        raise AssertionError(f"no current mode in wlr-randr output:\n{out}")
+        return None
+
+    def output_size(self):
+        """(width, height) of the output's pixels, from a grim screenshot."""
+        h, w, _ = self.screenshot().shape
+        return w, h
 
     def screenshot(self):
         """The output as an RGB array, through grim (wlr-screencopy)."""
