@@ -53,13 +53,18 @@ def rgb_of(hex_colour):
     return np.array([int(hex_colour[i : i + 2], 16) for i in (0, 2, 4)])
 
 
-def window_box(img, hex_colour, tol=6):
-    """Bounding box (x0, y0, x1, y1) of the pixels of a window's background colour."""
+def window_box(img, hex_colour, tol=6, min_run=100):
+    """Bounding box (x0, y0, x1, y1) of the visible background of a window: the rows and
+    columns with at least `min_run` pixels of its colour (foot draws its title text and
+    buttons in that colour too; those thin strokes are not part of the box)."""
     mask = np.all(np.abs(img.astype(int) - rgb_of(hex_colour)) <= tol, axis=2)
-    ys, xs = np.nonzero(mask)
-    if len(xs) < 1000:
+    if mask.sum() < 1000:
         return None
-    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+    rows = np.nonzero(mask.sum(axis=1) >= min_run)[0]
+    cols = np.nonzero(mask.sum(axis=0) >= min_run)[0]
+    if not len(rows) or not len(cols):
+        return None
+    return int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max())
 
 
 def open_desktop(browser, desktop):
@@ -147,8 +152,9 @@ def test_click_focuses_and_drag_moves_a_window(browser, desktop):
         type_us(page, f"echo {name} > focus.txt\n")
         wait_until(lambda cwd=cwd: (cwd / "focus.txt").exists(), 20, f"typing into the {name} window")
         assert (cwd / "focus.txt").read_text().strip() == name
-    # drag the focused (green, on top) window by its title bar, drawn by foot above its colour
-    x0, y0 = frame_to_page(page, green[0] + 40, green[1] - 12)
+    # drag the focused (green, on top) window by its title bar, drawn by foot (client-side
+    # decorations, 26 px) just above its background
+    x0, y0 = frame_to_page(page, green[0] + 60, green[1] - 13)
     dx, dy = 150, 100
     scale = page.evaluate("() => { const c = document.getElementById('screen'); return c.getBoundingClientRect().width / c.width; }")
     page.mouse.move(x0, y0)
