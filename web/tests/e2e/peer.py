@@ -48,6 +48,7 @@ class Peer:
         self.log: list[dict] = []
         self.settings = dict(DEFAULT_SETTINGS)
         self.hello_size = None  # None: the size the client's hello asks for
+        self.role = "controller"
         self.connections = 0
         self._ws = None
         self._loop = asyncio.new_event_loop()
@@ -123,7 +124,7 @@ class Peer:
         if kind == "hello":
             # Like the streamer, take the size the browser asked for unless told otherwise.
             w, h = self.hello_size or (msg.get("width", 1280), msg.get("height", 720))
-            await ws.send(json.dumps({"type": "hello", "version": 1, "server": "peer", "role": "controller", "width": w, "height": h, "scale": 1}))
+            await ws.send(json.dumps({"type": "hello", "version": 1, "server": "peer", "role": self.role, "width": w, "height": h, "scale": 1}))
             await ws.send(json.dumps({"type": "settings", **self.settings}))
         elif kind == "ping":
             await ws.send(json.dumps({"type": "pong", "t": msg["t"]}))

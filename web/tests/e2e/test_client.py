@@ -360,3 +360,22 @@ def test_works_under_a_base_path(browser):
         wait_js(page, "() => window.skerry.stats.connectedState === 'live'")
     finally:
         p.stop()
+
+
+def test_a_viewer_sends_no_input(browser):
+    p = Peer(WEB_ROOT)
+    p.role = "viewer"
+    try:
+        page = browser.open(p.url)
+        p.expect_type("hello")
+        wait_js(page, "() => window.skerry.stats.connectedState === 'live' && window.skerry.stats.role === 'viewer'")
+        assert not page.locator("#btn-lock").is_visible()
+        r = show_frame(page, p, 640, 360)
+        page.mouse.click(r["x"] + 10, r["y"] + 10)
+        page.keyboard.press("KeyA")
+        # ping still flows; nothing else does
+        p.expect_type("ping", timeout=6)
+        sent = {m["type"] for m in p.log}
+        assert sent <= {"hello", "ping", "keyframe"}, sent
+    finally:
+        p.stop()
