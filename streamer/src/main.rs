@@ -1,6 +1,9 @@
 //! `skerry-streamer`: reads its configuration from the environment (checking all of it
-//! before starting anything), starts the capture source, the encode pipeline and the one
-//! HTTPS port, tells the supervisor it is ready, and stops cleanly on SIGTERM/SIGINT.
+//! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
+//! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
+//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`), starts the capture source, the encode pipeline
+//! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
+//! SIGTERM/SIGINT.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,9 +29,12 @@ struct Config {
     port: u16,
     encoder: EncoderKind,
     fps: u32,
+    x264_preset: String,
     source: SourceKind,
     tls: bool,
     tls_cert: Option<(PathBuf, PathBuf)>,
+    /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else the XDG state dir).
+    tls_dir: Option<PathBuf>,
     status_file: Option<PathBuf>,
 }
 
@@ -42,10 +48,15 @@ impl Config {
         let encoder = parse("SKERRY_ENCODER", "h264");
         let fps = parse("SKERRY_FPS", "60");
         let source = parse("SKERRY_SOURCE", "wayland");
+        let x264_preset = parse("SKERRY_X264_PRESET", "superfast");
         let tls = parse("SKERRY_TLS", "on");
         let cert = get("SKERRY_TLS_CERT");
         let key = get("SKERRY_TLS_KEY");
         let status_file = get("SKERRY_STATUS_FILE").map(PathBuf::from);
+        let tls_dir = get("SKERRY_TLS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| get("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("skerry/tls")))
+            .or_else(|| get("HOME").map(|d| PathBuf::from(d).join(".local/state/skerry/tls")));
 
         let bind = bind
             .parse::<IpAddr>()
@@ -80,6 +91,12 @@ impl Config {
                 None
             }
         };
+        if !["ultrafast", "superfast", "veryfast", "faster", "fast"].contains(&x264_preset.as_str())
+        {
+            errors.push(format!(
+                "SKERRY_X264_PRESET={x264_preset:?}: expected ultrafast, superfast, veryfast, faster or fast"
+            ));
+        }
         let tls = match tls.as_str() {
             "on" | "1" | "true" => Some(true),
             "off" | "0" | "false" => Some(false),
@@ -105,9 +122,11 @@ impl Config {
                     port,
                     encoder,
                     fps,
+                    x264_preset,
                     source,
                     tls,
                     tls_cert,
+                    tls_dir,
                     status_file,
                 })
             }
@@ -182,12 +201,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let tls = if config.tls {
         let (certs, key) = match &config.tls_cert {
             Some((c, k)) => tls::load_pem(c, k).context("loading the TLS certificate")?,
-            None => {
-                tracing::info!(
-                    "no SKERRY_TLS_CERT/SKERRY_TLS_KEY: using a self-signed certificate"
-                );
-                tls::self_signed(&tls::default_names()).context("generating a certificate")?
-            }
+            None => match &config.tls_dir {
+                Some(dir) => match tls::load_or_create(dir) {
+                    Ok(pair) => {
+                        tracing::info!(dir = %dir.display(), "using the self-signed certificate kept in");
+                        pair
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot keep a certificate; using a fresh one");
+                        tls::self_signed(&tls::default_names())
+                            .context("generating a certificate")?
+                    }
+                },
+                None => {
+                    tracing::info!(
+                        "no SKERRY_TLS_CERT/SKERRY_TLS_KEY: using a fresh self-signed certificate"
+                    );
+                    tls::self_signed(&tls::default_names()).context("generating a certificate")?
+                }
+            },
         };
         Some(tls::acceptor(certs, key).context("configuring TLS")?)
     } else {
@@ -204,6 +236,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             fps: config.fps,
             ..Settings::default()
         },
+        x264_preset: config.x264_preset.clone(),
         ..PipelineConfig::default()
     });
     let control = start_source(config.source, config.fps, pipeline.clone())?;
@@ -267,9 +300,10 @@ mod tests {
             ("SKERRY_FPS", "500"),
             ("SKERRY_SOURCE", "x11"),
             ("SKERRY_TLS_CERT", "/c.pem"),
+            ("SKERRY_X264_PRESET", "placebo"),
         ]))
         .expect_err("invalid");
-        assert_eq!(errors.len(), 6, "{errors:?}");
+        assert_eq!(errors.len(), 7, "{errors:?}");
     }
 
     #[test]

@@ -505,3 +505,128 @@ async fn twenty_viewers_share_one_encode_per_frame() {
     drop(clients);
     s.stop().await;
 }
+
+/// Checks one received video header: a frame id that does not follow the previous one must
+/// start with a keyframe (stripes of one JPEG frame share their id). Returns 1 on a gap.
+fn check_continuity(h: VideoHeader, ids: &mut Vec<u32>) -> u32 {
+    let key = h.flags & proto::flags::KEYFRAME != 0;
+    let mut gap = 0;
+    if let Some(&prev) = ids.last()
+        && h.frame_id != prev
+        && h.frame_id != prev + 1
+    {
+        assert!(
+            key,
+            "frame {} follows {prev} without being a keyframe",
+            h.frame_id
+        );
+        gap = 1;
+    }
+    ids.push(h.frame_id);
+    gap
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_viewer_skips_frames_and_resumes_at_a_keyframe() {
+    let s = TestServer::start(false).await;
+    // A tiny receive buffer makes this client's socket fall behind quickly.
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(2048).expect("rcvbuf");
+    let tcp = sock.connect(s.addr).await.expect("connect");
+    let url = format!("ws://localhost:{}/ws", s.addr.port());
+    let (ws, _) = tokio_tungstenite::client_async(url, Box::new(tcp) as Box<dyn Io>)
+        .await
+        .expect("handshake");
+    let mut slow: Ws = ws;
+    hello(&mut slow).await;
+    let mut fast = s.ws().await;
+    hello(&mut fast).await;
+    // JPEG stripes are big enough to fill socket buffers within a second or two.
+    fast.send(Message::Text(
+        r#"{"type":"settings","encoder":"jpeg"}"#.into(),
+    ))
+    .await
+    .expect("send");
+    let mut ids: Vec<u32> = Vec::new();
+    let mut gaps = 0;
+    let give_up = Instant::now() + DEADLINE;
+    while gaps < 2 {
+        assert!(
+            Instant::now() < give_up,
+            "the slow viewer never skipped in {} messages",
+            ids.len()
+        );
+        // Stop reading while the well-behaved viewer takes 60 frames, then catch up.
+        for _ in 0..60 {
+            next_video(&mut fast).await;
+        }
+        let (h, _) = next_video(&mut slow).await;
+        gaps += check_continuity(h, &mut ids);
+        while let Ok(Some(Ok(Message::Binary(b)))) =
+            tokio::time::timeout(Duration::from_millis(1), slow.next()).await
+        {
+            if let Some((h, _)) = VideoHeader::parse(&b) {
+                gaps += check_continuity(h, &mut ids);
+            }
+        }
+    }
+    let skipped: u64 = s
+        .pipeline
+        .fanout
+        .viewers()
+        .iter()
+        .map(|v| v.skipped.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert!(skipped > 0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_received_over_the_websocket_decodes_with_ffmpeg() {
+    let s = TestServer::start(false).await;
+    let mut ws = s.ws().await;
+    // A browser without 4:4:4 support keeps the stream in 4:2:0.
+    let msg =
+        r#"{"type":"hello","version":1,"decoders":{"h264":true,"h264_444":false,"jpeg":true}}"#;
+    ws.send(Message::Text(msg.into())).await.expect("hello");
+    let mut stream = Vec::new();
+    let mut frames = 0;
+    let mut last_id = None;
+    while frames < 20 {
+        let (h, payload) = next_video(&mut ws).await;
+        assert_eq!(h.codec, proto::Codec::H264);
+        assert_eq!(h.flags & proto::flags::CHROMA444, 0);
+        assert_ne!(h.flags & proto::flags::END_OF_FRAME, 0);
+        if let Some(prev) = last_id {
+            assert_eq!(h.frame_id, prev + 1, "a fast viewer misses nothing");
+        }
+        last_id = Some(h.frame_id);
+        stream.extend_from_slice(&payload);
+        frames += 1;
+    }
+    s.stop().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ws.h264");
+    std::fs::write(&file, &stream).expect("write");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-f", "h264", "-i"])
+        .arg(&file)
+        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .expect("ffmpeg runs (Debian package ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "decoder complained: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout.len(),
+        20 * 320 * 240 * 3 / 2,
+        "every frame decodes"
+    );
+}

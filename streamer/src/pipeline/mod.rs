@@ -71,6 +71,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub keyframes: AtomicU64,
     pub refreshes: AtomicU64,
+    /// Times the encode thread woke up; flat while the desktop is idle.
+    pub wakeups: AtomicU64,
     window: Mutex<VecDeque<(Instant, usize)>>,
 }
 
@@ -295,6 +297,7 @@ impl Pipeline {
         let mut frame_id: u32 = 0;
         let mut guard = self.lock();
         loop {
+            self.stats.wakeups.fetch_add(1, Ordering::Relaxed);
             if guard.stop {
                 return;
             }

@@ -71,6 +71,10 @@ fn burst_then_one_refresh_then_silence() {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(p.stats.encodes.load(Ordering::Relaxed), encodes);
     assert_eq!(p.stats.refreshes.load(Ordering::Relaxed), refreshes);
+    // And the encode thread, long settled, sleeps: no timer, no polling.
+    let wakeups = p.stats.wakeups.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(p.stats.wakeups.load(Ordering::Relaxed), wakeups);
     // The viewer's first frame and the 4:4:4 refresh are both keyframes.
     assert!(p.stats.keyframes.load(Ordering::Relaxed) >= 2);
     drop(viewer);

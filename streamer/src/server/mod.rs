@@ -42,6 +42,9 @@ pub struct AppState {
 
 pub type Body = Full<Bytes>;
 
+/// Kernel send buffer per connection (the kernel doubles it for bookkeeping).
+const SEND_BUFFER: usize = 256 * 1024;
+
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
@@ -224,6 +227,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // Bytes queued in the kernel are frames that can no longer be skipped: keep that
+        // queue short so a slow viewer drops frames here instead of seeing old ones late.
+        if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER) {
+            tracing::debug!(error = %e, "cannot set the send buffer size");
+        }
         let service = app(state.clone(), peer);
         let tls = tls.clone();
         let stop = stop_rx.clone();
@@ -246,6 +254,3 @@ pub async fn serve(
         () = tokio::time::sleep(drain) => tracing::warn!("connections still open after the drain time"),
     }
 }
-
-#[cfg(test)]
-mod tests;

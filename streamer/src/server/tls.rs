@@ -12,7 +12,7 @@ use tokio_rustls::rustls::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read or write {path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
@@ -64,6 +64,39 @@ pub fn self_signed(
     Ok((vec![cert], key))
 }
 
+/// The certificate in `dir` (`cert.pem`, `key.pem`), made and stored there on first use so
+/// browsers that accepted it once keep accepting it after a restart.
+pub fn load_or_create(
+    dir: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    if cert.exists() && key.exists() {
+        return load_pem(&cert, &key);
+    }
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| TlsError::Read { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let ck = rcgen::generate_simple_self_signed(default_names())?;
+    write_private(&key, ck.signing_key.serialize_pem().as_bytes()).map_err(io(&key))?;
+    std::fs::write(&cert, ck.cert.pem()).map_err(io(&cert))?;
+    load_pem(&cert, &key)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
 /// The default names of a generated certificate.
 pub fn default_names() -> Vec<String> {
     vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
@@ -80,4 +113,28 @@ pub fn acceptor(
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificate_is_kept_across_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = dir.path().join("tls");
+        let (first, _) = load_or_create(&tls).expect("created");
+        let (second, _) = load_or_create(&tls).expect("loaded");
+        assert_eq!(first, second);
+        let mode = std::fs::metadata(tls.join("key.pem"))
+            .expect("key")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077,
+            0,
+            "key is private"
+        );
+        let (certs, key) = load_or_create(&tls).expect("loaded");
+        assert!(acceptor(certs, key).is_ok());
+    }
 }
