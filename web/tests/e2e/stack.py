@@ -185,6 +185,8 @@ class Streamer:
             "SKERRY_PORT": self.port,
             "SKERRY_BIND": "127.0.0.1",
             "SKERRY_SOURCE": self.source,
+            # its own certificate, kept across a restart within the test, never in $HOME
+            "SKERRY_TLS_DIR": self.runtime.dir / "tls",
             "RUST_LOG": os.environ.get("RUST_LOG", "info"),
             **self.extra_env,
         }
