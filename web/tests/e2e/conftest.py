@@ -54,10 +54,15 @@ class Browser:
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("response", self._response)
 
     def _console(self, msg):
         if msg.type == "error" and not any(a in msg.text for a in self.allowed):
             self.errors.append(f"console: {msg.text}")
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.errors.append(f"HTTP {response.status} for {response.url}")
 
     def allow(self, fragment):
         """Console errors containing `fragment` are expected (e.g. a refused reconnect)."""
