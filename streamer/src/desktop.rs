@@ -99,11 +99,20 @@ pub enum CaptureEvent {
     /// A new cursor image; `None` when the cursor is hidden.
     Cursor(Option<CursorImage>),
     /// The pointer moved on the output (output pixels).
-    CursorPosition { x: i32, y: i32 },
+    CursorPosition {
+        x: i32,
+        y: i32,
+    },
     /// The output's size or scale changed; the next frame is a full one.
-    Mode { width: u32, height: u32, scale: f64 },
+    Mode {
+        width: u32,
+        height: u32,
+        scale: f64,
+    },
     /// The source lost its compositor and will deliver nothing more.
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 /// Where a source delivers its events. Called from the source's own thread; must not block
@@ -141,7 +150,10 @@ pub enum InputEvent {
     PointerMotion { x: f64, y: f64 },
     /// Relative motion, under pointer lock.
     PointerRelative { dx: f64, dy: f64 },
-    Button { button: PointerButton, pressed: bool },
+    Button {
+        button: PointerButton,
+        pressed: bool,
+    },
     /// Wheel; positive `dy` scrolls down, positive `dx` scrolls right.
     Wheel { dx: f64, dy: f64, unit: WheelUnit },
     /// Release every key and button this viewer holds (page lost focus).

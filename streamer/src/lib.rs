@@ -2,3 +2,4 @@
 //! changed, and serves the browser client and its WebSocket on one port.
 
 pub mod desktop;
+pub mod wayland;
