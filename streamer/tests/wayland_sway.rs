@@ -14,16 +14,42 @@ use wayland_support::{Recorded, Recorder, Sway, assert_damage_covers_changes, wa
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn start_capture(sway: &Sway, recorder: &Arc<Recorder>) -> Arc<dyn DesktopControl> {
+    start_with(sway, recorder, WaylandOptions::default())
+}
+
+fn start_with(
+    sway: &Sway,
+    recorder: &Arc<Recorder>,
+    options: WaylandOptions,
+) -> Arc<dyn DesktopControl> {
     let sink: Arc<dyn CaptureSink> = recorder.clone();
     wayland::start(
         WaylandOptions {
             display: Some(sway.display()),
             output: Some("HEADLESS-1".into()),
-            ..WaylandOptions::default()
+            ..options
         },
         sink,
     )
     .unwrap_or_else(|err| panic!("capture did not start: {err}\n{}", sway.log()))
+}
+
+/// Starts `foot` running `cat > FILE` and waits until it has focus and is on screen.
+fn terminal_writing_to(sway: &mut Sway, recorder: &Recorder, file: &std::path::Path) -> usize {
+    let script = format!("cat > {}", file.display());
+    sway.spawn_client("foot", &["--app-id", "skerry-test", "sh", "-c", &script]);
+    sway.wait_focused("skerry-test");
+    let (shown, _) = recorder.wait_frame(TIMEOUT, "the terminal", 0, |f| {
+        f.rgb(320, 240) != (0, 0, 0) || f.rgb(5, 5) != (0, 0, 0)
+    });
+    shown
+}
+
+fn file_becomes(file: &std::path::Path, expected: &str) {
+    wait_until(TIMEOUT, &format!("{expected:?} in the file"), || {
+        let text = std::fs::read_to_string(file).ok()?;
+        (text == expected).then_some(())
+    });
 }
 
 fn key(control: &dyn DesktopControl, code: &str) {
@@ -104,13 +130,7 @@ fn sway_typing_lands_in_a_terminal_with_partial_damage() {
     let recorder = Recorder::new();
     let control = start_capture(&sway, &recorder);
     let out = sway.dir.path().join("typed.txt");
-    let script = format!("cat > {}", out.display());
-    sway.spawn_client("foot", &["--app-id", "skerry-test", "sh", "-c", &script]);
-    sway.wait_focused("skerry-test");
-    // Wait for the terminal to be on screen, then for the capture to go quiet.
-    let (shown, _) = recorder.wait_frame(TIMEOUT, "the terminal", 0, |f| {
-        f.rgb(320, 240) != (0, 0, 0) || f.rgb(5, 5) != (0, 0, 0)
-    });
+    let shown = terminal_writing_to(&mut sway, &recorder, &out);
 
     let word = random_word(8);
     for c in word.chars() {
@@ -220,4 +240,67 @@ fn sway_exit_closes_the_capture() {
         })
     });
     assert!(!reason.is_empty());
+}
+
+#[test]
+fn sway_text_through_temporary_keymaps() {
+    let mut sway = Sway::start(640, 480, "#000000");
+    let recorder = Recorder::new();
+    // Without the input method every character goes through a keymap swapped in and out.
+    let control = start_with(
+        &sway,
+        &recorder,
+        WaylandOptions {
+            input_method: false,
+            ..WaylandOptions::default()
+        },
+    );
+    let out = sway.dir.path().join("typed.txt");
+    terminal_writing_to(&mut sway, &recorder, &out);
+    // More distinct characters than there are spare keys, and a held Shift that must not
+    // leak into them.
+    let text = "héllo wörld ✓ ŋ€ 😀 ßàçèñ";
+    control.inject(InputEvent::Key {
+        code: "ShiftLeft".into(),
+        pressed: true,
+    });
+    control.inject(InputEvent::Text(text.into()));
+    control.inject(InputEvent::Key {
+        code: "ShiftLeft".into(),
+        pressed: false,
+    });
+    // The base keymap is back: a physical key types its own letter.
+    key(&*control, "KeyQ");
+    key(&*control, "Enter");
+    file_becomes(&out, &format!("{text}q\n"));
+}
+
+#[test]
+fn sway_pointer_moves_the_painted_cursor() {
+    let sway = Sway::start(640, 480, "#336699");
+    let recorder = Recorder::new();
+    let control = start_capture(&sway, &recorder);
+    let (_, first) = recorder.wait_frame(TIMEOUT, "the background", 0, |f| {
+        f.rgb(320, 240) == (0x33, 0x66, 0x99)
+    });
+    let before = recorder.settle(Duration::from_millis(300), TIMEOUT);
+    // With screencopy the cursor is painted into frames: moving it damages where it goes.
+    control.inject(InputEvent::PointerMotion { x: 200.0, y: 150.0 });
+    let (_, moved) = recorder.wait_frame(TIMEOUT, "the cursor drawn at 200,150", before, |f| {
+        f.damage
+            .iter()
+            .any(|r| r.x <= 200 && r.y <= 150 && r.x + r.width > 200 && r.y + r.height > 150)
+    });
+    assert_ne!(
+        moved.pixels, first.pixels,
+        "the cursor changed nothing on screen"
+    );
+    let before = recorder.settle(Duration::from_millis(300), TIMEOUT);
+    control.inject(InputEvent::PointerMotion { x: 500.0, y: 400.0 });
+    recorder.wait_frame(TIMEOUT, "the cursor drawn at 500,400", before, |f| {
+        f.damage
+            .iter()
+            .any(|r| r.x <= 500 && r.y <= 400 && r.x + r.width > 500 && r.y + r.height > 400)
+    });
+    assert_damage_covers_changes(&recorder.frames());
 }

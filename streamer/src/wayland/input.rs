@@ -121,7 +121,12 @@ impl State {
         } else {
             tracing::warn!("no zwlr_virtual_pointer_manager_v1: pointer input is disabled");
         }
-        if let Some(manager) = &self.globals.input_method {
+        if let Some(manager) = self
+            .globals
+            .input_method
+            .as_ref()
+            .filter(|_| self.options.input_method)
+        {
             self.input.input_method = Some(InputMethod {
                 object: Some(manager.get_input_method(&seat, qh, ())),
                 ..InputMethod::default()

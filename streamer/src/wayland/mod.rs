@@ -77,6 +77,9 @@ pub struct WaylandOptions {
     pub keymap: KeymapNames,
     /// Prefer `zwlr_screencopy_v1` even where `ext-image-copy-capture-v1` exists.
     pub force_screencopy: bool,
+    /// Commit text through `zwp_input_method_v2` when the focused app accepts it; when
+    /// off (or not offered), text is always typed through temporary keymaps.
+    pub input_method: bool,
 }
 
 impl Default for WaylandOptions {
@@ -88,6 +91,7 @@ impl Default for WaylandOptions {
             buffers: 3,
             keymap: KeymapNames::default(),
             force_screencopy: false,
+            input_method: true,
         }
     }
 }
