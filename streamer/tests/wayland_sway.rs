@@ -223,6 +223,21 @@ fn sway_set_mode_resizes_the_output() {
     );
     let outputs = sway.swaymsg(&["-t", "get_outputs"]).expect("get_outputs");
     assert!(outputs.contains("\"width\": 800"), "{outputs}");
+
+    // A scale change alone is announced too.
+    control.set_mode(ModeRequest {
+        width: 800,
+        height: 600,
+        scale: 1.5,
+    });
+    recorder.wait_for(TIMEOUT, "Mode 800x600 at scale 1.5", |events| {
+        events
+            .iter()
+            .any(|e| matches!(e, Recorded::Mode(800, 600, s) if *s == 1.5))
+            .then_some(())
+    });
+    let outputs = sway.swaymsg(&["-t", "get_outputs"]).expect("get_outputs");
+    assert!(outputs.contains("\"scale\": 1.5"), "{outputs}");
     assert_damage_covers_changes(&recorder.frames());
 }
 

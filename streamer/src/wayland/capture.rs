@@ -115,6 +115,12 @@ impl Capture {
         }
     }
 
+    #[cfg(test)]
+    fn mark_ready(&mut self, at: Instant) {
+        self.last_ready = Some(at);
+        self.hold_until = None;
+    }
+
     pub fn has_free_slot(&self) -> bool {
         self.pool
             .as_ref()
@@ -188,5 +194,30 @@ impl State {
             captured_at: now,
         };
         self.sink.deliver(CaptureEvent::Frame(frame));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_paced_by_the_frame_rate_cap() {
+        let mut capture = Capture::new(50, 3);
+        assert!(
+            capture.next_allowed() <= Instant::now(),
+            "first capture is immediate"
+        );
+        let ready = Instant::now();
+        capture.mark_ready(ready);
+        assert_eq!(capture.next_allowed(), ready + Duration::from_millis(20));
+        capture.set_max_fps(10);
+        assert_eq!(capture.next_allowed(), ready + Duration::from_millis(100));
+        // A failure holds requests back for a while and makes the next frame whole.
+        capture.full_next = false;
+        capture.set_max_fps(1000);
+        capture.back_off();
+        assert!(capture.next_allowed() >= ready + Duration::from_millis(100));
+        assert!(capture.full_next);
     }
 }

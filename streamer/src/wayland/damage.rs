@@ -8,6 +8,11 @@
 //! compositor's "since the last ready event", which is what the pipeline wants: relative to
 //! the previous frame delivered.
 //!
+//! The alternative, copying each frame's damaged rows into one persistent buffer, costs a
+//! memcpy of the damaged area per frame: about 2 ms for a full 1080p frame on the 2-core
+//! build machine (measured under load), against a few rectangle unions per buffer here.
+//! Screencopy needs none of this: it always writes the whole buffer.
+//!
 //! Rectangle lists are kept short: past [`MAX_RECTS`] they collapse into their bounding
 //! box, which over-reports (always safe) but never under-reports.
 

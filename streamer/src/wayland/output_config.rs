@@ -28,6 +28,9 @@ pub struct OutputConfig {
     serial: Option<u32>,
     in_flight: Option<InFlight>,
     queued: Option<ModeRequest>,
+    /// The scale of the last configuration the compositor accepted, for compositors whose
+    /// heads do not report it (sway 1.7 describes a headless head as disabled).
+    applied_scale: Option<f64>,
 }
 
 struct Head {
@@ -59,6 +62,7 @@ impl OutputConfig {
             .iter()
             .find(|h| h.enabled && h.name.as_deref() == Some(name))
             .and_then(|h| h.scale)
+            .or(self.applied_scale)
     }
 }
 
@@ -137,7 +141,12 @@ impl State {
         };
         flight.config.destroy();
         match outcome {
-            "succeeded" => tracing::info!(request = ?flight.request, "output mode applied"),
+            "succeeded" => {
+                tracing::info!(request = ?flight.request, "output mode applied");
+                self.output_config.applied_scale = Some(flight.request.scale);
+                // The new scale is announced even when the size stays.
+                self.capture.output_changed();
+            }
             "cancelled" if !flight.retried && self.output_config.queued.is_none() => {
                 tracing::debug!("output configuration cancelled; retrying once");
                 self.apply_mode(flight.request, true);

@@ -119,8 +119,13 @@ impl State {
     fn pump(&mut self) -> Option<Instant> {
         let qh = self.qh.clone()?;
         if self.capture.take_output_dirty() {
-            // A new scale shows in the next frame's Mode; sizes come with the buffers.
-            if let Some((w, h)) = self.output_size() {
+            // Sizes also come with the capture buffers; this catches scale-only changes.
+            let size = self
+                .target_output()
+                .map(|o| o.size)
+                .filter(|&(w, h)| w > 0 && h > 0)
+                .or_else(|| self.output_size());
+            if let Some((w, h)) = size {
                 self.announce_mode(w, h);
             }
         }
