@@ -46,6 +46,8 @@ pub struct ExtCapture {
     cursor_generation: u64,
     history: Option<DamageHistory>,
     hotspot: (i32, i32),
+    /// The screen session paints the cursor into frames (no cursor session yet).
+    paints_cursor: bool,
     cursor_image: Option<CursorImage>,
     cursor_visible: bool,
 }
@@ -132,10 +134,11 @@ impl State {
         };
         self.ext.screen.stop();
         // Without a pointer for a cursor session the cursor must be painted in.
-        let options = if self.seat_pointer.is_some() {
-            ext_image_copy_capture_manager_v1::Options::empty()
-        } else {
+        self.ext.paints_cursor = self.seat_pointer.is_none();
+        let options = if self.ext.paints_cursor {
             ext_image_copy_capture_manager_v1::Options::PaintCursors
+        } else {
+            ext_image_copy_capture_manager_v1::Options::empty()
         };
         self.ext.screen.object = Some(manager.create_session(&source, options, qh, Kind::Screen));
         self.capture.full_next = true;
@@ -247,6 +250,10 @@ impl State {
         let session = manager.create_pointer_cursor_session(&source, &pointer, qh, ());
         self.ext.cursor.object = Some(session.get_capture_session(qh, Kind::Cursor));
         self.ext.cursor_session = Some(session);
+        if self.ext.paints_cursor {
+            // The seat gained a pointer after capture began: stop painting the cursor in.
+            self.ext_full_frame(qh);
+        }
     }
 
     fn pump_ext_cursor(&mut self, qh: &QueueHandle<State>) {
@@ -379,8 +386,8 @@ impl State {
         };
         f.object.destroy();
         if matches!(reason, WEnum::Value(FailureReason::BufferConstraints)) {
-            // New constraints follow with the next `done`.
-            session.constraints = None;
+            // New constraints come (or came) with a `done`; the pool follows them.
+            tracing::debug!(?kind, "capture buffer no longer fits");
         }
         match kind {
             Kind::Screen => {
@@ -517,10 +524,8 @@ impl Dispatch<ExtImageCopyCaptureCursorSessionV1, ()> for State {
                 state.emit(CaptureEvent::CursorPosition { x, y });
             }
             ext_image_copy_capture_cursor_session_v1::Event::Hotspot { x, y } => {
+                // Takes effect with the next cursor frame (the protocol says so).
                 state.ext.hotspot = (x, y);
-                if let Some(image) = state.ext.cursor_image.clone() {
-                    state.cursor_image_changed(image.width, image.height, image.rgba);
-                }
             }
             _ => {}
         }
