@@ -319,3 +319,36 @@ fn sway_pointer_moves_the_painted_cursor() {
     });
     assert_damage_covers_changes(&recorder.frames());
 }
+
+#[test]
+fn sway_wheel_scrolls_a_terminal() {
+    let mut sway = Sway::start(640, 480, "#000000");
+    let recorder = Recorder::new();
+    let control = start_capture(&sway, &recorder);
+    // Three hundred numbered lines: the terminal has scrollback to show.
+    sway.spawn_client(
+        "foot",
+        &["--app-id", "skerry-test", "sh", "-c", "seq 1 300; exec cat"],
+    );
+    sway.wait_focused("skerry-test");
+    recorder.wait_frame(TIMEOUT, "the terminal", 0, |f| f.rgb(5, 5) != (0, 0, 0));
+    control.inject(InputEvent::PointerMotion { x: 320.0, y: 240.0 });
+    let before = recorder.settle(Duration::from_millis(300), TIMEOUT);
+    let still = recorder.frames().pop().expect("a frame");
+    // Three wheel lines up (discrete steps): the terminal scrolls back, most of it repaints.
+    control.inject(InputEvent::Wheel {
+        dx: 0.0,
+        dy: -3.0,
+        unit: skerry_streamer::desktop::WheelUnit::Line,
+    });
+    let (_, scrolled) = recorder.wait_frame(TIMEOUT, "the scrolled terminal", before, |f| {
+        let area: u64 = f
+            .damage
+            .iter()
+            .map(|r| u64::from(r.width) * u64::from(r.height))
+            .sum();
+        area > 640 * 100
+    });
+    assert_ne!(scrolled.pixels, still.pixels);
+    assert_damage_covers_changes(&recorder.frames());
+}
