@@ -62,7 +62,7 @@ impl Inbox {
 
 pub fn channel_pair() -> Result<(Waker, Inbox), Error> {
     let fd =
-        Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).map_err(Error::Shm)?);
+        Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).map_err(Error::Os)?);
     let (tx, rx) = channel();
     Ok((Waker { tx, fd: fd.clone() }, Inbox { rx, fd }))
 }

@@ -143,21 +143,21 @@ pub fn keymap_fd(text: &str) -> Result<(OwnedFd, u32), Error> {
         "skerry-keymap",
         MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
     )
-    .map_err(Error::Shm)?;
+    .map_err(Error::Os)?;
     let mut bytes = Vec::with_capacity(text.len() + 1);
     bytes.extend_from_slice(text.as_bytes());
     bytes.push(0);
-    ftruncate(&fd, bytes.len() as u64).map_err(Error::Shm)?;
+    ftruncate(&fd, bytes.len() as u64).map_err(Error::Os)?;
     let mut written = 0;
     while written < bytes.len() {
         written +=
-            rustix::io::pwrite(&fd, &bytes[written..], written as u64).map_err(Error::Shm)?;
+            rustix::io::pwrite(&fd, &bytes[written..], written as u64).map_err(Error::Os)?;
     }
     fcntl_add_seals(
         &fd,
         SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
     )
-    .map_err(Error::Shm)?;
+    .map_err(Error::Os)?;
     let size = u32::try_from(bytes.len()).map_err(|_| Error::Keymap("keymap too big".into()))?;
     Ok((fd, size))
 }

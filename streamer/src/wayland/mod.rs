@@ -51,8 +51,8 @@ pub enum Error {
         "the compositor offers no capture protocol (ext-image-copy-capture-v1 or zwlr_screencopy_manager_v1)"
     )]
     NoCapture,
-    #[error("shared memory: {0}")]
-    Shm(rustix::io::Errno),
+    #[error("memfd, mmap or eventfd failed: {0}")]
+    Os(rustix::io::Errno),
     #[error("capture buffer of {width}x{height} is not possible")]
     BufferSize { width: u32, height: u32 },
     #[error("keymap: {0}")]

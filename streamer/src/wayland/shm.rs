@@ -90,8 +90,8 @@ impl BufferPool {
         if slot_len == 0 || len > i32::MAX as usize {
             return Err(Error::BufferSize { width, height });
         }
-        let fd = memfd_create("skerry-capture", MemfdFlags::CLOEXEC).map_err(Error::Shm)?;
-        ftruncate(&fd, len as u64).map_err(Error::Shm)?;
+        let fd = memfd_create("skerry-capture", MemfdFlags::CLOEXEC).map_err(Error::Os)?;
+        ftruncate(&fd, len as u64).map_err(Error::Os)?;
         // SAFETY: a fresh shared mapping of a memfd we sized above; no other Rust object
         // aliases it.
         let ptr = unsafe {
@@ -104,7 +104,7 @@ impl BufferPool {
                 0,
             )
         }
-        .map_err(Error::Shm)?;
+        .map_err(Error::Os)?;
         let map = Arc::new(Mapping {
             ptr: ptr.cast(),
             len,
@@ -159,7 +159,8 @@ impl BufferPool {
         }
     }
 
-    /// Copies a slot's bytes out (for small images such as the cursor).
+    /// A slot's bytes, read in place (for small images such as the cursor, whose slot is
+    /// never lent).
     pub fn read(&self, index: usize) -> &[u8] {
         let slot_len = self.stride as usize * self.height as usize;
         &self.map_bytes()[index * slot_len..(index + 1) * slot_len]
