@@ -150,8 +150,7 @@ pub fn keymap_fd(text: &str) -> Result<(OwnedFd, u32), Error> {
     ftruncate(&fd, bytes.len() as u64).map_err(Error::Os)?;
     let mut written = 0;
     while written < bytes.len() {
-        written +=
-            rustix::io::pwrite(&fd, &bytes[written..], written as u64).map_err(Error::Os)?;
+        written += rustix::io::pwrite(&fd, &bytes[written..], written as u64).map_err(Error::Os)?;
     }
     fcntl_add_seals(
         &fd,

@@ -55,12 +55,18 @@ pub struct Sway {
 impl Sway {
     pub fn start(width: u32, height: u32, background: &str) -> Sway {
         require("sway");
-        require("setpriv");
+        // sway refuses to run as root: as root, run it as nobody; otherwise as ourselves.
+        let as_root = rustix::process::geteuid().is_root();
+        if as_root {
+            require("setpriv");
+        }
         let dir = tempfile::Builder::new()
             .prefix("skerry-sway-")
             .tempdir()
             .expect("temp dir");
-        std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
+        if as_root {
+            std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
+        }
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
             .expect("chmod");
         let config = dir.path().join("config");
@@ -74,15 +80,21 @@ impl Sway {
         )
         .expect("config");
         let log = std::fs::File::create(dir.path().join("sway.log")).expect("log");
-        let child = Command::new("setpriv")
-            .args([
+        let mut command = if as_root {
+            let mut c = Command::new("setpriv");
+            c.args([
                 "--reuid=65534",
                 "--regid=65534",
                 "--clear-groups",
                 "--",
                 "sway",
-                "-c",
-            ])
+            ]);
+            c
+        } else {
+            Command::new("sway")
+        };
+        let child = command
+            .arg("-c")
             .arg(&config)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
