@@ -7,7 +7,9 @@ mod wayland_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use skerry_streamer::desktop::{CaptureSink, DesktopControl, InputEvent, ModeRequest, Rect};
+use skerry_streamer::desktop::{
+    CaptureSink, DesktopControl, InputEvent, ModeRequest, PointerButton, Rect,
+};
 use skerry_streamer::wayland::{self, WaylandOptions};
 use wayland_support::{Recorded, Recorder, Sway, assert_damage_covers_changes, wait_until};
 
@@ -180,6 +182,7 @@ fn sway_typing_lands_in_a_terminal_with_partial_damage() {
         code: "ShiftLeft".into(),
         pressed: true,
     });
+    sway.wait_focused("left");
     control.inject(InputEvent::ReleaseAll);
     key(&*control, "KeyB");
     key(&*control, "Enter");
@@ -351,4 +354,47 @@ fn sway_wheel_scrolls_a_terminal() {
     });
     assert_ne!(scrolled.pixels, still.pixels);
     assert_damage_covers_changes(&recorder.frames());
+}
+
+#[test]
+fn sway_clicks_focus_the_window_under_the_pointer() {
+    let mut sway = Sway::start(640, 480, "#000000");
+    let recorder = Recorder::new();
+    let control = start_capture(&sway, &recorder);
+    // Two terminals side by side; the newer one (right) has focus.
+    sway.spawn_client("foot", &["--app-id", "left", "sh", "-c", "exec cat"]);
+    sway.wait_focused("left");
+    sway.spawn_client("foot", &["--app-id", "right", "sh", "-c", "exec cat"]);
+    sway.wait_focused("right");
+    recorder.wait_frame(TIMEOUT, "a frame", 0, |_| true);
+
+    let click = |button| {
+        control.inject(InputEvent::Button {
+            button,
+            pressed: true,
+        });
+        control.inject(InputEvent::Button {
+            button,
+            pressed: false,
+        });
+    };
+    // Absolute motion into the left half, then a left click focuses it.
+    control.inject(InputEvent::PointerMotion { x: 100.0, y: 240.0 });
+    click(PointerButton::Left);
+    sway.wait_focused("left");
+    // Relative motion carries the pointer into the right half.
+    control.inject(InputEvent::PointerRelative { dx: 400.0, dy: 0.0 });
+    click(PointerButton::Left);
+    sway.wait_focused("right");
+    // A button held when the viewer leaves is released: the next press is a fresh click.
+    control.inject(InputEvent::PointerMotion { x: 100.0, y: 240.0 });
+    control.inject(InputEvent::Button {
+        button: PointerButton::Left,
+        pressed: true,
+    });
+    sway.wait_focused("left");
+    control.inject(InputEvent::ReleaseAll);
+    control.inject(InputEvent::PointerMotion { x: 500.0, y: 240.0 });
+    click(PointerButton::Left);
+    sway.wait_focused("right");
 }

@@ -345,7 +345,7 @@ impl State {
         let (hx, hy) = self.ext.hotspot;
         let same = self.ext.cursor_image.as_ref().is_some_and(|c| {
             c.rgba == rgba
-                && c.width == width
+                && (c.width, c.height) == (width, height)
                 && (c.hotspot_x as i32, c.hotspot_y as i32) == (hx, hy)
         });
         if same {
