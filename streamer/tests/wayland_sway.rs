@@ -182,7 +182,6 @@ fn sway_typing_lands_in_a_terminal_with_partial_damage() {
         code: "ShiftLeft".into(),
         pressed: true,
     });
-    sway.wait_focused("left");
     control.inject(InputEvent::ReleaseAll);
     key(&*control, "KeyB");
     key(&*control, "Enter");

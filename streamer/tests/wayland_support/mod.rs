@@ -133,8 +133,19 @@ impl Sway {
         sway
     }
 
+    /// sway's log and every client's, for failure messages.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sway.log")).unwrap_or_default()
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".log") {
+                    let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                    text.push_str(&format!("--- {name}\n{body}\n"));
+                }
+            }
+        }
+        text
     }
 
     pub fn display(&self) -> String {
@@ -171,14 +182,19 @@ impl Sway {
     /// Starts a Wayland client of this sway (killed when the fixture drops).
     pub fn spawn_client(&mut self, program: &str, args: &[&str]) {
         require(program);
+        let log_path = self
+            .dir
+            .path()
+            .join(format!("client-{}-{program}.log", self.clients.len()));
+        let log = std::fs::File::create(log_path).expect("client log");
         let child = Command::new(program)
             .args(args)
             .env("XDG_RUNTIME_DIR", self.dir.path())
             .env("WAYLAND_DISPLAY", &self.socket)
             .env_remove("DISPLAY")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("client log"))
+            .stderr(log)
             .spawn()
             .expect("start client");
         self.clients.push(child);
@@ -196,11 +212,20 @@ impl Sway {
                     .is_some_and(|children| children.iter().any(|c| focused(c, app_id)))
             })
         }
-        wait_until(Duration::from_secs(20), "the window to take focus", || {
-            let tree = self.swaymsg(&["-t", "get_tree"]).ok()?;
-            let tree: serde_json::Value = serde_json::from_str(&tree).ok()?;
-            focused(&tree, app_id).then_some(())
-        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let tree = self.swaymsg(&["-t", "get_tree"]).unwrap_or_default();
+            let tree: serde_json::Value = serde_json::from_str(&tree).unwrap_or_default();
+            if focused(&tree, app_id) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{app_id} never took focus; tree: {tree}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stops sway (and so every client of it).
