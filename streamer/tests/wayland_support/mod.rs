@@ -135,17 +135,7 @@ impl Sway {
 
     /// sway's log and every client's, for failure messages.
     pub fn log(&self) -> String {
-        let mut text = String::new();
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".log") {
-                    let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                    text.push_str(&format!("--- {name}\n{body}\n"));
-                }
-            }
-        }
-        text
+        logs_in(self.dir.path())
     }
 
     pub fn display(&self) -> String {
@@ -181,22 +171,13 @@ impl Sway {
 
     /// Starts a Wayland client of this sway (killed when the fixture drops).
     pub fn spawn_client(&mut self, program: &str, args: &[&str]) {
-        require(program);
-        let log_path = self
-            .dir
-            .path()
-            .join(format!("client-{}-{program}.log", self.clients.len()));
-        let log = std::fs::File::create(log_path).expect("client log");
-        let child = Command::new(program)
-            .args(args)
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .env("WAYLAND_DISPLAY", &self.socket)
-            .env_remove("DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("client log"))
-            .stderr(log)
-            .spawn()
-            .expect("start client");
+        let child = spawn_client_in(
+            self.dir.path(),
+            &self.socket,
+            self.clients.len(),
+            program,
+            args,
+        );
         self.clients.push(child);
     }
 
@@ -454,4 +435,170 @@ pub fn assert_damage_covers_changes(frames: &[RecordedFrame]) {
             }
         }
     }
+}
+
+/// Builds (if needed) and finds the workspace's `skerry-compositor` binary. Another
+/// package's binary has no `CARGO_BIN_EXE_…`, so it is built into this test's target dir.
+pub fn skerry_compositor_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir")
+        .to_owned();
+    let target_dir = profile_dir.parent().expect("target dir").to_owned();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "skerry-compositor",
+            "--bin",
+            "skerry-compositor",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if release {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building skerry-compositor failed");
+    let binary = profile_dir.join("skerry-compositor");
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
+
+/// Skerry's own compositor, headless, on its own socket in its own runtime dir.
+pub struct Skerry {
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub socket: PathBuf,
+    clients: Vec<Child>,
+}
+
+impl Skerry {
+    pub fn start(width: u32, height: u32) -> Skerry {
+        let binary = skerry_compositor_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("skerry-comp-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        let log = std::fs::File::create(dir.path().join("compositor.log")).expect("log");
+        let child = Command::new(binary)
+            .arg("--no-xwayland")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("WAYLAND_DISPLAY", "skerry-test")
+            .env("SKERRY_RESOLUTION", format!("{width}x{height}"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start skerry-compositor");
+        let socket = dir.path().join("skerry-test");
+        let mut skerry = Skerry {
+            dir,
+            child,
+            socket: socket.clone(),
+            clients: Vec::new(),
+        };
+        wait_until(Duration::from_secs(60), "the compositor's socket", || {
+            if let Ok(Some(status)) = skerry.child.try_wait() {
+                panic!(
+                    "skerry-compositor exited early ({status}): {}",
+                    skerry.log()
+                );
+            }
+            std::os::unix::net::UnixStream::connect(&socket)
+                .ok()
+                .map(drop)
+        });
+        skerry
+    }
+
+    pub fn display(&self) -> String {
+        self.socket.to_string_lossy().into_owned()
+    }
+
+    pub fn log(&self) -> String {
+        logs_in(self.dir.path())
+    }
+
+    pub fn spawn_client(&mut self, program: &str, args: &[&str]) {
+        let child = spawn_client_in(
+            self.dir.path(),
+            &self.socket,
+            self.clients.len(),
+            program,
+            args,
+        );
+        self.clients.push(child);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Skerry {
+    fn drop(&mut self) {
+        for client in &mut self.clients {
+            let _ = client.kill();
+            let _ = client.wait();
+        }
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill();
+        }
+    }
+}
+
+/// Every `*.log` in `dir`, for failure messages.
+pub fn logs_in(dir: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".log") {
+                let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                text.push_str(&format!("--- {name}\n{body}\n"));
+            }
+        }
+    }
+    text
+}
+
+/// Starts a Wayland client of the compositor on `socket`, logging into `dir`.
+pub fn spawn_client_in(
+    dir: &Path,
+    socket: &Path,
+    index: usize,
+    program: &str,
+    args: &[&str],
+) -> Child {
+    require(program);
+    let log = std::fs::File::create(dir.join(format!("client-{index}-{program}.log")))
+        .expect("client log");
+    Command::new(program)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("WAYLAND_DISPLAY", socket)
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("client log"))
+        .stderr(log)
+        .spawn()
+        .expect("start client")
 }
