@@ -37,6 +37,7 @@ struct Pending {
     described: bool,
     slot: Option<usize>,
     damage: Vec<Rect>,
+    y_invert: bool,
 }
 
 impl Screencopy {
@@ -77,6 +78,7 @@ impl State {
                 described: false,
                 slot: None,
                 damage: Vec::new(),
+                y_invert: false,
             });
             return;
         }
@@ -134,7 +136,16 @@ impl State {
         let Some(slot) = p.slot else {
             return;
         };
-        let damage = if p.with_damage { p.damage } else { Vec::new() };
+        let mut damage = if p.with_damage { p.damage } else { Vec::new() };
+        if p.y_invert
+            && let Some(pool) = self.capture.pool.as_mut()
+        {
+            // Some renderers read back bottom-up; frames go out top-down.
+            pool.flip_vertical(slot);
+            for r in &mut damage {
+                r.y = pool.height.saturating_sub(r.y + r.height);
+            }
+        }
         self.deliver_frame(slot, damage);
     }
 
@@ -189,6 +200,9 @@ impl Dispatch<ZwlrScreencopyFrameV1, ()> for State {
                 }
             }
             zwlr_screencopy_frame_v1::Event::BufferDone => p.described = true,
+            zwlr_screencopy_frame_v1::Event::Flags {
+                flags: WEnum::Value(flags),
+            } => p.y_invert = flags.contains(zwlr_screencopy_frame_v1::Flags::YInvert),
             zwlr_screencopy_frame_v1::Event::Damage {
                 x,
                 y,

@@ -166,6 +166,20 @@ impl BufferPool {
         &self.map_bytes()[index * slot_len..(index + 1) * slot_len]
     }
 
+    /// Turns slot `index` upside down in place, for compositors that capture y-inverted.
+    /// The slot must not be lent or attached to a capture.
+    pub fn flip_vertical(&mut self, index: usize) {
+        let slot_len = self.stride as usize * self.height as usize;
+        if (index + 1) * slot_len > self.map.len {
+            return;
+        }
+        // SAFETY: in bounds (checked above); the slot is ours alone: the capture into it has
+        // completed and it has not been lent yet, so nothing else reads or writes it.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(self.map.ptr.add(index * slot_len), slot_len) };
+        flip_rows(bytes, self.stride as usize);
+    }
+
     fn map_bytes(&self) -> &[u8] {
         // SAFETY: the mapping lives as long as `self.map`; see `Mapping`'s Send/Sync note.
         unsafe { std::slice::from_raw_parts(self.map.ptr, self.map.len) }
@@ -218,5 +232,33 @@ impl Drop for Lent {
             generation: self.generation,
             index: self.index,
         });
+    }
+}
+
+/// Reverses the order of the `stride`-long rows of `bytes`.
+pub fn flip_rows(bytes: &mut [u8], stride: usize) {
+    if stride == 0 {
+        return;
+    }
+    let rows = bytes.len() / stride;
+    for top in 0..rows / 2 {
+        let bottom = rows - 1 - top;
+        let (head, tail) = bytes.split_at_mut(bottom * stride);
+        head[top * stride..(top + 1) * stride].swap_with_slice(&mut tail[..stride]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_flip_top_to_bottom() {
+        let mut bytes = vec![1, 1, 2, 2, 3, 3];
+        flip_rows(&mut bytes, 2);
+        assert_eq!(bytes, vec![3, 3, 2, 2, 1, 1]);
+        let mut even = vec![1, 2, 3, 4];
+        flip_rows(&mut even, 1);
+        assert_eq!(even, vec![4, 3, 2, 1]);
     }
 }
