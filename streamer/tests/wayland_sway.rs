@@ -103,11 +103,22 @@ fn sway_capture_full_first_frame_idle_then_damage() {
 
     // Idle: once the desktop has settled nothing changes, so nothing is captured for a
     // whole second (counted, not timed: any frame at all fails).
+    // The capture thread sleeps in poll meanwhile: it barely wakes at all.
     let quiet_from = recorder.settle(Duration::from_millis(300), TIMEOUT);
+    let switches = wayland_support::thread_switches("wayland-capture");
+    assert!(
+        switches > 0,
+        "no thread named wayland-capture in this process"
+    );
     let settled = recorder.settle(Duration::from_secs(1), Duration::from_secs(1));
     assert_eq!(
         settled, quiet_from,
         "frames were captured while the desktop was idle"
+    );
+    let woke = wayland_support::thread_switches("wayland-capture") - switches;
+    assert!(
+        woke <= 5,
+        "the idle capture thread woke {woke} times in a second"
     );
 
     sway.swaymsg(&["output", "HEADLESS-1", "bg", "#cc2211", "solid_color"])

@@ -602,3 +602,27 @@ pub fn spawn_client_in(
         .spawn()
         .expect("start client")
 }
+
+/// Context switches so far of this process's threads named `name` (Linux truncates thread
+/// names to 15 bytes). A thread blocked in `poll` makes none.
+pub fn thread_switches(name: &str) -> u64 {
+    let mut total = 0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != &name[..name.len().min(15)] {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if let Some((key, value)) = line.split_once(':')
+                && key.ends_with("ctxt_switches")
+            {
+                total += value.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
