@@ -99,6 +99,27 @@ impl Default for WaylandOptions {
 /// Connects to the compositor, sets up capture and input, and runs the client on its own
 /// thread. Events flow into `sink`; the returned handle drives it, and dropping it ends the
 /// thread.
+///
+/// Errors are about setup (no socket, no output, no capture protocol); once running, losing
+/// the compositor arrives as [`CaptureEvent::Closed`](crate::desktop::CaptureEvent::Closed).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use skerry_streamer::desktop::{CaptureEvent, CaptureSink, InputEvent};
+/// use skerry_streamer::wayland::{self, WaylandOptions};
+///
+/// struct Print;
+/// impl CaptureSink for Print {
+///     fn deliver(&self, event: CaptureEvent) {
+///         tracing::info!(?event, "capture");
+///     }
+/// }
+///
+/// let control = wayland::start(WaylandOptions::default(), Arc::new(Print))?;
+/// control.set_max_fps(30);
+/// control.inject(InputEvent::Key { code: "KeyA".into(), pressed: true });
+/// # Ok::<(), wayland::Error>(())
+/// ```
 pub fn start(
     options: WaylandOptions,
     sink: Arc<dyn CaptureSink>,
