@@ -162,4 +162,69 @@ mod tests {
             Some(Rect::new(0, 0, 8, 4))
         );
     }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        const W: u32 = 24;
+        const H: u32 = 16;
+
+        fn rect() -> impl Strategy<Value = Rect> {
+            (0..W, 0..H, 1..=W, 1..=H)
+                .prop_map(|(x, y, w, h)| Rect::new(x, y, w.min(W - x).max(1), h.min(H - y).max(1)))
+        }
+
+        fn paint(grid: &mut [u32], r: Rect, value: u32) {
+            for y in r.y..r.y + r.height {
+                for x in r.x..r.x + r.width {
+                    grid[(y * W + x) as usize] = value;
+                }
+            }
+        }
+
+        proptest! {
+            /// A compositor that writes into a buffer only the frame's damage plus what the
+            /// client marked stale leaves every buffer identical to the screen.
+            #[test]
+            fn partial_copies_keep_every_buffer_exact(
+                buffers in 2usize..4,
+                steps in prop::collection::vec(
+                    (prop::collection::vec(rect(), 1..4), any::<prop::sample::Index>()),
+                    1..40,
+                ),
+            ) {
+                let mut screen = vec![0u32; (W * H) as usize];
+                let mut pool = vec![vec![u32::MAX; (W * H) as usize]; buffers];
+                let mut history = DamageHistory::new(buffers, W, H);
+                let mut first = true;
+                for (n, (changes, which)) in steps.into_iter().enumerate() {
+                    // The screen changes; the compositor's damage is what changed since the
+                    // previous delivered frame (the whole output for the first).
+                    let mut damage = Vec::new();
+                    for r in &changes {
+                        paint(&mut screen, *r, n as u32 + 1);
+                        add_rect(&mut damage, *r);
+                    }
+                    if first {
+                        damage = vec![Rect::new(0, 0, W, H)];
+                        first = false;
+                    }
+                    let index = which.index(buffers);
+                    let mut write = history.stale(index).to_vec();
+                    write.extend(damage.iter().copied());
+                    for r in write {
+                        for y in r.y..r.y + r.height {
+                            for x in r.x..r.x + r.width {
+                                let at = (y * W + x) as usize;
+                                pool[index][at] = screen[at];
+                            }
+                        }
+                    }
+                    history.frame_delivered(index, &damage);
+                    prop_assert_eq!(&pool[index], &screen);
+                }
+            }
+        }
+    }
 }
