@@ -160,6 +160,13 @@ fn skerry_typing_lands_in_a_terminal() {
         let text = std::fs::read_to_string(&out).ok()?;
         (text == "skerry\n").then_some(())
     });
+    // Text no key produces (through the input method when the terminal has text-input on).
+    control.inject(InputEvent::Text("é✓ß".into()));
+    key(&*control, "Enter");
+    wait_until(TIMEOUT, "typed text in the file", || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        (text == "skerry\né✓ß\n").then_some(())
+    });
 }
 
 #[test]
