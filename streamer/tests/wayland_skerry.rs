@@ -195,3 +195,30 @@ fn skerry_set_mode_resizes_the_output() {
     );
     assert_damage_covers_changes(&recorder.frames());
 }
+
+#[test]
+fn skerry_text_through_temporary_keymaps() {
+    let mut skerry = Skerry::start(640, 480);
+    let recorder = Recorder::new();
+    let control = start_with(
+        &skerry,
+        &recorder,
+        WaylandOptions {
+            input_method: false,
+            ..WaylandOptions::default()
+        },
+    );
+    let out = skerry.dir.path().join("typed.txt");
+    let script = format!("cat > {}", out.display());
+    skerry.spawn_client("foot", &["sh", "-c", &script]);
+    let (_, first) = recorder.wait_frame(TIMEOUT, "a first frame", 0, |_| true);
+    recorder.wait_frame(TIMEOUT, "the terminal", 0, |f| f.pixels != first.pixels);
+    recorder.settle(Duration::from_millis(300), TIMEOUT);
+    control.inject(InputEvent::Text("héllo ✓ ß".into()));
+    key(&*control, "KeyQ");
+    key(&*control, "Enter");
+    wait_until(TIMEOUT, "typed text in the file", || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        (text == "héllo ✓ ßq\n").then_some(())
+    });
+}
