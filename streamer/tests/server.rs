@@ -236,7 +236,9 @@ async fn serves_page_assets_and_health(use_tls: bool) {
     assert!(csp.contains("script-src 'self'"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(
-        assets::all().iter().all(|(path, _)| !path.starts_with("/tests/")),
+        assets::all()
+            .iter()
+            .all(|(path, _)| !path.starts_with("/tests/")),
         "the client's tests are not served"
     );
     for (path, bytes) in assets::all() {
