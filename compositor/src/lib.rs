@@ -158,6 +158,7 @@ impl Compositor {
     /// Starts Xwayland (if configured) and then the configured command.
     pub fn start_children(&mut self) {
         let spawn = |state: &mut Skerry, display: Option<u32>| {
+            notify_ready(display);
             if let Some(cmd) = state.config.command.clone() {
                 spawn_command(state, &cmd, display);
             }
@@ -184,6 +185,23 @@ impl Compositor {
         self.event_loop
             .run(None, &mut self.state, |state| state.refresh())
             .map_err(|e| StartError::Source(e.to_string()))
+    }
+}
+
+/// Tells a supervisor (sd_notify, when `NOTIFY_SOCKET` is set) that clients can connect, and
+/// which X display Xwayland took, so applications it starts afterwards get the right
+/// `DISPLAY`.
+fn notify_ready(display: Option<u32>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let display = display.map(|d| format!("DISPLAY=:{d}"));
+    let mut states = vec![sd_notify::NotifyState::Ready];
+    if let Some(d) = &display {
+        states.push(sd_notify::NotifyState::Custom(d));
+    }
+    if let Err(e) = sd_notify::notify(false, &states) {
+        tracing::warn!("cannot notify readiness: {e}");
     }
 }
 

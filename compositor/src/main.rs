@@ -29,9 +29,6 @@ fn main() -> anyhow::Result<()> {
     }
     tracing::info!("listening on WAYLAND_DISPLAY={name}");
     compositor.state.write_stats_file();
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        sd_notify::notify(false, &[sd_notify::NotifyState::Ready]).context("sending READY=1")?;
-    }
     compositor.start_children();
     compositor.run().context("running the compositor")?;
     Ok(())

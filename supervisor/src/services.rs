@@ -97,9 +97,9 @@ pub fn default_services(cfg: &Config) -> Vec<ServiceConfig> {
     // the compositor and streamer will list it in `after`.
     list.push(ServiceConfig {
         critical: true,
+        // READY=1 comes once the Wayland socket listens and Xwayland is up, together with
+        // the X display it took (`DISPLAY=:N`), so apps started after it get the right one.
         notify: true,
-        // Either signal counts: READY=1, or the Wayland socket appearing.
-        ready_path: Some("$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY".into()),
         ..svc("compositor", vec!["skerry-compositor".into()], &[])
     });
     let mut app_after = vec!["compositor"];

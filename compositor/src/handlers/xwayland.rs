@@ -41,15 +41,33 @@ impl Skerry {
     /// Spawns Xwayland; once it is ready the window manager attaches, `DISPLAY` is logged and
     /// `on_ready` runs (with the display number, or `None` if Xwayland failed).
     pub fn start_xwayland(&mut self, on_ready: impl FnOnce(&mut Skerry, Option<u32>) + 'static) {
-        let spawned = XWayland::spawn(
-            &self.display_handle,
-            None,
-            std::iter::empty::<(String, String)>(),
-            true,
-            Stdio::null(),
-            Stdio::null(),
-            |_| (),
-        );
+        // A supervisor names the display it expects (`DISPLAY=:N`); take it when free, else
+        // any free one (announced with READY=1).
+        let wanted = std::env::var("DISPLAY")
+            .ok()
+            .and_then(|d| d.strip_prefix(':')?.split('.').next()?.parse::<u32>().ok());
+        let spawn = |display: Option<u32>| {
+            XWayland::spawn(
+                &self.display_handle,
+                display,
+                std::iter::empty::<(String, String)>(),
+                true,
+                Stdio::null(),
+                Stdio::null(),
+                |_| (),
+            )
+        };
+        let spawned = match wanted.map(|d| spawn(Some(d))) {
+            Some(Ok(x)) => Ok(x),
+            Some(Err(e)) => {
+                tracing::info!(
+                    "X display :{} is taken ({e}); picking a free one",
+                    wanted.unwrap_or_default()
+                );
+                spawn(None)
+            }
+            None => spawn(None),
+        };
         let (xwayland, client) = match spawned {
             Ok(x) => x,
             Err(e) => {
