@@ -1,0 +1,200 @@
+//! The shell on a real compositor: sway 1.7, headless with the pixman renderer, driven by
+//! a virtual pointer and observed through screenshots (`grim`) and the window list.
+//!
+//! Skipped, with the reason printed, where sway/grim/foot are missing or the tests do not
+//! run as root (sway refuses root, so the tests start it as `nobody` via `setpriv`).
+
+#[macro_use]
+mod common;
+
+use common::wl::{BTN_LEFT, BTN_MIDDLE};
+use common::{ChildGuard, Desktop, Image, terminal_entry};
+
+const TERM_ID: &str = "skerry-test-term";
+
+fn start(size: (u32, u32), scale: u32) -> Desktop {
+    let entry = terminal_entry("Skerry Test Terminal", TERM_ID);
+    Desktop::start(
+        size,
+        scale,
+        &[(&format!("{TERM_ID}.desktop"), &entry)],
+        &format!("{TERM_ID}.desktop"),
+    )
+}
+
+/// The panel: dark and nearly neutral.
+fn is_panel(p: [u8; 3]) -> bool {
+    p.iter().all(|&c| c < 60)
+}
+
+/// The default wallpaper: a blue-violet gradient, brighter than the panel.
+fn is_wallpaper(p: [u8; 3]) -> bool {
+    p[2] > 60 && p[2] > p[0] && p[2] > p[1]
+}
+
+/// The output's logical size and scale.
+#[derive(Clone, Copy)]
+struct Geo {
+    w: u32,
+    h: u32,
+    scale: u32,
+}
+
+fn geo(d: &Desktop) -> Geo {
+    let (w, h) = d.logical();
+    Geo {
+        w,
+        h,
+        scale: d.scale,
+    }
+}
+
+/// Buffer pixel (x, y) for logical coordinates.
+fn at(img: &Image, g: Geo, x: u32, y: u32) -> [u8; 3] {
+    img.px(x * g.scale, y * g.scale)
+}
+
+fn panel_shown(g: Geo) -> impl Fn(&Image) -> bool {
+    move |img| {
+        is_panel(at(img, g, g.w / 2, g.h - 10)) && is_wallpaper(at(img, g, g.w * 2 / 3, g.h / 2))
+    }
+}
+
+/// The menu's body covers the area above the start button.
+fn menu_open(g: Geo) -> impl Fn(&Image) -> bool {
+    move |img| is_panel(at(img, g, 300, 400)) && is_panel(at(img, g, 300, 600))
+}
+
+/// The start button's four-square mark has bright accent pixels.
+fn start_mark_visible(img: &Image, g: Geo) -> bool {
+    (10..44).any(|x| (g.h - 40..g.h - 8).any(|y| at(img, g, x, y)[2] > 200))
+}
+
+#[test]
+fn sway_panel_wallpaper_and_icons_at_scale_1() {
+    require_tools!();
+    let mut d = start((1280, 720), 1);
+    let g = geo(&d);
+    let img = d.wait_screen("the panel and wallpaper", panel_shown(g));
+    assert!(start_mark_visible(&img, g), "no start button");
+    // The panel is exactly 44 pixels tall at scale 1.
+    assert!(is_panel(img.px(640, 720 - 44)));
+    assert!(
+        is_wallpaper(img.px(640, 720 - 46)),
+        "{:?}",
+        img.px(640, 720 - 46)
+    );
+    // The configured desktop app has an icon in the first grid cell.
+    let img = d.wait_screen("the desktop icon", |img| {
+        (40..88).any(|x| (20..68).any(|y| !is_wallpaper(img.px(x, y))))
+    });
+    img.save_artifact("desktop-scale1");
+
+    let mut c = d.client();
+    c.click(26, 698, BTN_LEFT);
+    let img = d.wait_screen("the start menu", menu_open(g));
+    img.save_artifact("menu-scale1");
+    c.click(26, 698, BTN_LEFT);
+    d.wait_screen("the menu closed", |img| !menu_open(g)(img));
+}
+
+#[test]
+fn sway_panel_and_wallpaper_at_scale_2() {
+    require_tools!();
+    let mut d = start((2560, 1440), 2);
+    let g = geo(&d);
+    let img = d.wait_screen("the panel and wallpaper", panel_shown(g));
+    assert!(start_mark_visible(&img, g), "no start button");
+    // 44 logical pixels are 88 buffer pixels: drawn at full resolution.
+    assert!(is_panel(img.px(1280, 1440 - 88)));
+    assert!(is_wallpaper(img.px(1280, 1440 - 90)));
+    let img = d.wait_screen("the desktop icon", |img| {
+        (80..176).any(|x| (40..136).any(|y| !is_wallpaper(img.px(x, y))))
+    });
+    img.save_artifact("desktop-scale2");
+    let mut c = d.client();
+    c.click(26, 698, BTN_LEFT);
+    let img = d.wait_screen("the start menu", menu_open(g));
+    img.save_artifact("menu-scale2");
+}
+
+#[test]
+fn sway_menu_launches_and_taskbar_activates_and_closes() {
+    require_tools!();
+    let mut d = start((1280, 720), 1);
+    let g = geo(&d);
+    d.wait_screen("the panel", panel_shown(g));
+    let mut c = d.client();
+
+    // Start button, then the terminal's row (first app row under the "System" heading):
+    // the menu sits on the panel, 4 px from the left, 520 tall → rows from y = 152 + 56.
+    c.click(26, 698, BTN_LEFT);
+    d.wait_screen("the start menu", menu_open(g));
+    c.click(194, 152 + 56 + 28 + 20, BTN_LEFT);
+    c.wait_window(TERM_ID, "activated", |w| w.activated);
+    d.wait_screen("the menu closed after launching", |img| !menu_open(g)(img));
+    // Its button in the taskbar: a lighter, active background where the first task is.
+    let img = d.wait_screen("the task button", |img| {
+        let p = img.px(56 + 150, 700);
+        p[0] > 40 && !is_wallpaper(p)
+    });
+    img.save_artifact("taskbar-scale1");
+
+    // A second window takes the focus…
+    let other = std::process::Command::new("foot")
+        .args(["--app-id", "skerry-test-other", "--title", "Other"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_RUNTIME_DIR", &d.runtime)
+        .env("WAYLAND_DISPLAY", &d.socket)
+        .env("HOME", &d.home)
+        .spawn()
+        .expect("start foot");
+    let _other = ChildGuard(other, "foot");
+    c.wait_window("skerry-test-other", "activated", |w| w.activated);
+    c.wait_window(TERM_ID, "inactive", |w| !w.activated);
+
+    // …and clicking the first window's task button activates it again.
+    c.click(56 + 110, 698, BTN_LEFT);
+    c.wait_window(TERM_ID, "activated by its task button", |w| w.activated);
+
+    // Clicking the active window's button asks to minimize it. sway 1.7 has no minimized
+    // state and ignores the request; the window must at least stay listed and open.
+    c.click(56 + 110, 698, BTN_LEFT);
+    c.roundtrip();
+    assert!(c.windows().iter().any(|w| w.app_id == TERM_ID));
+
+    // Middle-click closes the second window.
+    c.click(56 + 224 + 110, 698, BTN_MIDDLE);
+    c.wait_gone("skerry-test-other");
+    d.check_shell_alive();
+    c.close_all();
+}
+
+#[test]
+fn sway_desktop_folder_file_appears_and_opens() {
+    require_tools!();
+    let mut d = start((1280, 720), 1);
+    let g = geo(&d);
+    let base = d.wait_screen("the first desktop icon", |img| {
+        panel_shown(g)(img) && (40..88).any(|x| (20..68).any(|y| !is_wallpaper(img.px(x, y))))
+    });
+    // The second cell (12, 112) is empty wallpaper until a file is added.
+    let note = terminal_entry("Notes", "skerry-test-notes");
+    std::fs::write(d.home.join("Desktop/notes.desktop"), note).unwrap();
+    let img = d.wait_screen("the new desktop icon", |img| {
+        img.diff(&base, 20, 120, 88, 88) > 8.0
+    });
+    img.save_artifact("desktop-new-icon");
+    // A plain file gets the generic icon in the third cell.
+    std::fs::write(d.home.join("Desktop/readme.txt"), "hello").unwrap();
+    d.wait_screen("the file icon", |img| {
+        img.diff(&base, 20, 220, 88, 88) > 8.0
+    });
+
+    // Double-click on the new icon runs its Exec.
+    let mut c = d.client();
+    c.double_click(64, 150);
+    c.wait_window("skerry-test-notes", "opened", |_| true);
+    c.close_all();
+}
