@@ -124,7 +124,8 @@ pub fn draw(p: &mut Painter, pm: &mut PixmapMut, menu: &Menu, state: &MenuState,
                 };
                 if state.selected == Some(i) {
                     fill_accent(pm, r.to_px(scale), 6.0 * s);
-                } else if state.hovered == Some(i) {
+                }
+                if state.hovered == Some(i) {
                     fill_rounded(pm, r.to_px(scale), 6.0 * s, palette::hover());
                 }
                 let icon = Rect::new(r.x + 8.0, r.y + (r.h - 28.0) / 2.0, 28.0, 28.0);

@@ -104,6 +104,7 @@ impl Desktop {
                 "--regid=65534",
                 "--clear-groups",
                 "sway",
+                "-d",
                 "-c",
             ])
             .arg(&config)
@@ -158,6 +159,10 @@ impl Desktop {
             .env("SKERRY_DESKTOP_APPS", desktop_apps)
             .env("TZ", "Etc/UTC")
             .env("RUST_LOG", "skerry_shell=trace,info")
+            .env(
+                "WAYLAND_DEBUG",
+                std::env::var("SKERRY_WAYLAND_DEBUG").unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(shell_log)
@@ -216,6 +221,12 @@ impl Desktop {
             }
             if Instant::now() > deadline {
                 let path = img.save_artifact(&format!("failed-{}", what.replace(' ', "-")));
+                if let Some(keep) = std::env::var_os("SKERRY_KEEP_LOGS") {
+                    for log in ["sway.log", "shell.log"] {
+                        let _ =
+                            std::fs::copy(self.dir.path().join(log), Path::new(&keep).join(log));
+                    }
+                }
                 panic!(
                     "screen never showed {what} (last capture {}):\n{}",
                     path.display(),
@@ -223,6 +234,27 @@ impl Desktop {
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Moves the pointer to logical (x, y), waits until the shell shows hover feedback
+    /// there (so the shell has a `wl_pointer` and the pointer has entered its surface:
+    /// the seat only gains a pointer when the test's virtual pointer appears), then
+    /// clicks `count` times. The compared patch is up and left of the hotspot, where the
+    /// software cursor (which screencopy includes) is not drawn: callers aim so that
+    /// patch is button background, not an icon or text.
+    pub fn click(&mut self, c: &mut wl::TestClient, x: u32, y: u32, button: u32, count: usize) {
+        if c.last != Some((x, y)) {
+            let before = self.capture();
+            c.move_to(x, y);
+            let s = self.scale;
+            let (rx, ry) = ((x - 18) * s, (y - 13) * s);
+            self.wait_screen("hover feedback", |img| {
+                img.diff(&before, rx, ry, 4 * s, 4 * s) > 0.5
+            });
+        }
+        for _ in 0..count {
+            c.press_release(button);
         }
     }
 

@@ -43,6 +43,8 @@ pub struct TestClient {
     pointer: ZwlrVirtualPointerV1,
     extent: (u32, u32),
     time: u32,
+    /// Where the pointer was last moved to.
+    pub last: Option<(u32, u32)>,
 }
 
 impl TestClient {
@@ -68,6 +70,7 @@ impl TestClient {
             pointer,
             extent,
             time: 1,
+            last: None,
         }
     }
 
@@ -82,10 +85,11 @@ impl TestClient {
             .motion_absolute(t, x, y, self.extent.0, self.extent.1);
         self.pointer.frame();
         self.roundtrip();
+        self.last = Some((x, y));
     }
 
-    pub fn click(&mut self, x: u32, y: u32, button: u32) {
-        self.move_to(x, y);
+    /// Presses and releases `button` where the pointer is.
+    pub fn press_release(&mut self, button: u32) {
         for st in [
             wl_pointer::ButtonState::Pressed,
             wl_pointer::ButtonState::Released,
@@ -95,11 +99,6 @@ impl TestClient {
             self.pointer.frame();
             self.roundtrip();
         }
-    }
-
-    pub fn double_click(&mut self, x: u32, y: u32) {
-        self.click(x, y, BTN_LEFT);
-        self.click(x, y, BTN_LEFT);
     }
 
     pub fn roundtrip(&mut self) {
