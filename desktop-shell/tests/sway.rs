@@ -185,7 +185,10 @@ fn sway_desktop_folder_file_appears_and_opens() {
     });
     // The second cell (12, 112) is empty wallpaper until a file is added.
     let note = terminal_entry("Notes", "skerry-test-notes");
-    std::fs::write(d.home.join("Desktop/notes.desktop"), note).unwrap();
+    // Written as programs save files: a hidden temporary, then renamed into place.
+    let tmp = d.home.join("Desktop/.notes.tmp");
+    std::fs::write(&tmp, note).unwrap();
+    std::fs::rename(&tmp, d.home.join("Desktop/notes.desktop")).unwrap();
     let img = d.wait_screen("the new desktop icon", |img| {
         img.diff(&base, 20, 120, 88, 88) > 8.0
     });
