@@ -2,3 +2,8 @@
 //! changed, and serves the browser client and its WebSocket on one port.
 
 pub mod desktop;
+pub mod encode;
+pub mod pipeline;
+pub mod proto;
+pub mod server;
+pub mod synthetic;

@@ -1,3 +1,318 @@
+//! `skerry-streamer`: reads its configuration from the environment (checking all of it
+//! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
+//! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
+//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`), starts the capture source, the encode pipeline
+//! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
+//! SIGTERM/SIGINT.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use skerry_streamer::desktop::{CaptureSink, DesktopControl};
+use skerry_streamer::pipeline::{Pipeline, PipelineConfig};
+use skerry_streamer::proto::{EncoderKind, Settings};
+use skerry_streamer::server::{self, AppState, tls};
+use skerry_streamer::synthetic::{Scene, SyntheticSource};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceKind {
+    Wayland,
+    Synthetic,
+}
+
+#[derive(Debug)]
+struct Config {
+    bind: IpAddr,
+    port: u16,
+    encoder: EncoderKind,
+    fps: u32,
+    x264_preset: String,
+    source: SourceKind,
+    tls: bool,
+    tls_cert: Option<(PathBuf, PathBuf)>,
+    /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else the XDG state dir).
+    tls_dir: Option<PathBuf>,
+    status_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `SKERRY_*` variables; every problem is reported, not just the first.
+    fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let parse = |name: &str, default: &str| get(name).unwrap_or_else(|| default.into());
+        let bind = parse("SKERRY_BIND", "127.0.0.1");
+        let port = parse("SKERRY_PORT", "3000");
+        let encoder = parse("SKERRY_ENCODER", "h264");
+        let fps = parse("SKERRY_FPS", "60");
+        let source = parse("SKERRY_SOURCE", "wayland");
+        let x264_preset = parse("SKERRY_X264_PRESET", "superfast");
+        let tls = parse("SKERRY_TLS", "on");
+        let cert = get("SKERRY_TLS_CERT");
+        let key = get("SKERRY_TLS_KEY");
+        let status_file = get("SKERRY_STATUS_FILE").map(PathBuf::from);
+        let tls_dir = get("SKERRY_TLS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| get("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("skerry/tls")))
+            .or_else(|| get("HOME").map(|d| PathBuf::from(d).join(".local/state/skerry/tls")));
+
+        let bind = bind
+            .parse::<IpAddr>()
+            .map_err(|_| errors.push(format!("SKERRY_BIND={bind:?} is not an IP address")))
+            .ok();
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| errors.push(format!("SKERRY_PORT={port:?} is not a port number")))
+            .ok();
+        let encoder = match encoder.as_str() {
+            "h264" => Some(EncoderKind::H264),
+            "jpeg" => Some(EncoderKind::Jpeg),
+            other => {
+                errors.push(format!("SKERRY_ENCODER={other:?}: expected h264 or jpeg"));
+                None
+            }
+        };
+        let fps = match fps.parse::<u32>() {
+            Ok(f) if (1..=120).contains(&f) => Some(f),
+            _ => {
+                errors.push(format!("SKERRY_FPS={fps:?}: expected 1 to 120"));
+                None
+            }
+        };
+        let source = match source.as_str() {
+            "wayland" => Some(SourceKind::Wayland),
+            "synthetic" => Some(SourceKind::Synthetic),
+            other => {
+                errors.push(format!(
+                    "SKERRY_SOURCE={other:?}: expected wayland or synthetic"
+                ));
+                None
+            }
+        };
+        if !["ultrafast", "superfast", "veryfast", "faster", "fast"].contains(&x264_preset.as_str())
+        {
+            errors.push(format!(
+                "SKERRY_X264_PRESET={x264_preset:?}: expected ultrafast, superfast, veryfast, faster or fast"
+            ));
+        }
+        let tls = match tls.as_str() {
+            "on" | "1" | "true" => Some(true),
+            "off" | "0" | "false" => Some(false),
+            other => {
+                errors.push(format!("SKERRY_TLS={other:?}: expected on or off"));
+                None
+            }
+        };
+        let tls_cert = match (cert, key) {
+            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+            (None, None) => None,
+            _ => {
+                errors.push("SKERRY_TLS_CERT and SKERRY_TLS_KEY must be given together".into());
+                None
+            }
+        };
+        match (bind, port, encoder, fps, source, tls) {
+            (Some(bind), Some(port), Some(encoder), Some(fps), Some(source), Some(tls))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    bind,
+                    port,
+                    encoder,
+                    fps,
+                    x264_preset,
+                    source,
+                    tls,
+                    tls_cert,
+                    tls_dir,
+                    status_file,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Starts the configured capture source delivering into `sink`.
+fn start_source(
+    kind: SourceKind,
+    fps: u32,
+    sink: Arc<dyn CaptureSink>,
+) -> anyhow::Result<Arc<dyn DesktopControl>> {
+    match kind {
+        // The Wayland capture client plugs in here.
+        SourceKind::Wayland => {
+            bail!(
+                "the wayland source is not built into this streamer yet; use SKERRY_SOURCE=synthetic"
+            )
+        }
+        SourceKind::Synthetic => {
+            let src: Arc<dyn DesktopControl> =
+                SyntheticSource::start(Scene::Scroll { rows: 2 }, 1280, 720, fps, sink);
+            Ok(src)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                _ = int.recv() => tracing::info!("SIGINT: stopping"),
+            }
+        }
+        _ => {
+            tracing::warn!("cannot listen for signals; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match Config::from_env(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                tracing::error!("{e}");
+            }
+            bail!("invalid configuration ({} problems)", errors.len());
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let tls = if config.tls {
+        let (certs, key) = match &config.tls_cert {
+            Some((c, k)) => tls::load_pem(c, k).context("loading the TLS certificate")?,
+            None => match &config.tls_dir {
+                Some(dir) => match tls::load_or_create(dir) {
+                    Ok(pair) => {
+                        tracing::info!(dir = %dir.display(), "using the self-signed certificate kept in");
+                        pair
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot keep a certificate; using a fresh one");
+                        tls::self_signed(&tls::default_names())
+                            .context("generating a certificate")?
+                    }
+                },
+                None => {
+                    tracing::info!(
+                        "no SKERRY_TLS_CERT/SKERRY_TLS_KEY: using a fresh self-signed certificate"
+                    );
+                    tls::self_signed(&tls::default_names()).context("generating a certificate")?
+                }
+            },
+        };
+        Some(tls::acceptor(certs, key).context("configuring TLS")?)
+    } else {
+        tracing::warn!(
+            "SKERRY_TLS=off: serving PLAIN HTTP. Browsers allow WebCodecs only on localhost \
+             without TLS, and everything on the wire is readable."
+        );
+        None
+    };
+
+    let pipeline = Pipeline::start(PipelineConfig {
+        settings: Settings {
+            encoder: config.encoder,
+            fps: config.fps,
+            ..Settings::default()
+        },
+        x264_preset: config.x264_preset.clone(),
+        ..PipelineConfig::default()
+    });
+    let control = start_source(config.source, config.fps, pipeline.clone())?;
+    pipeline.attach_control(control);
+
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState {
+        pipeline: pipeline.clone(),
+        status_file: config.status_file.clone(),
+        server_name: format!("skerry-streamer {}", env!("CARGO_PKG_VERSION")),
+        stopping: stop_rx,
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("serving on {scheme}://{bound}/");
+    if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+        tracing::debug!(error = %e, "sd_notify READY=1 failed");
+    }
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        let _ = stop_tx.send(true);
+    };
+    server::serve(listener, tls, state, shutdown, Duration::from_secs(5)).await;
+    pipeline.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_env(env(&[])).expect("valid");
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.bind.to_string(), "127.0.0.1");
+        assert_eq!(c.source, SourceKind::Wayland);
+        assert!(c.tls);
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let errors = Config::from_env(env(&[
+            ("SKERRY_PORT", "99999"),
+            ("SKERRY_BIND", "nowhere"),
+            ("SKERRY_ENCODER", "vp9"),
+            ("SKERRY_FPS", "500"),
+            ("SKERRY_SOURCE", "x11"),
+            ("SKERRY_TLS_CERT", "/c.pem"),
+            ("SKERRY_X264_PRESET", "placebo"),
+        ]))
+        .expect_err("invalid");
+        assert_eq!(errors.len(), 7, "{errors:?}");
+    }
+
+    #[test]
+    fn wayland_source_says_it_is_not_built_yet() {
+        let p = Pipeline::start(PipelineConfig::default());
+        let err = start_source(SourceKind::Wayland, 60, p.clone())
+            .err()
+            .expect("fails");
+        assert!(err.to_string().contains("not built"));
+        p.shutdown();
+    }
 }

@@ -1,0 +1,256 @@
+//! One port for everything: the embedded web client, the WebSocket at `/ws`, health and
+//! status endpoints, over TLS or (when asked, loudly) plain HTTP. The same service serves
+//! both, so there is no second copy of any route.
+//!
+//! [`app`] builds the per-connection service apart from `main`, so tests drive the real
+//! server in-process on `127.0.0.1:0`.
+
+pub mod access;
+pub mod assets;
+pub mod tls;
+mod ws;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::pipeline::Pipeline;
+
+/// What every connection shares.
+pub struct AppState {
+    pub pipeline: Arc<Pipeline>,
+    /// The supervisor's status file (`SKERRY_STATUS_FILE`), merged into `/api/status`.
+    pub status_file: Option<PathBuf>,
+    /// Sent in the `hello` answer.
+    pub server_name: String,
+    /// Flips to true when the server is stopping; WebSocket sessions close on it.
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub type Body = Full<Bytes>;
+
+/// Kernel send buffer per connection (the kernel doubles it for bookkeeping).
+const SEND_BUFFER: usize = 256 * 1024;
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+/// The supervisor's status JSON, if configured and readable.
+fn supervisor_status(state: &AppState) -> Option<serde_json::Value> {
+    let path = state.status_file.as_ref()?;
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Ready once the source delivered a frame and, when a supervisor status file is
+/// configured, it says `"ready": true`.
+pub fn is_ready(state: &AppState) -> bool {
+    if !state.pipeline.first_frame_seen() {
+        return false;
+    }
+    match &state.status_file {
+        None => true,
+        Some(_) => supervisor_status(state)
+            .and_then(|v| v.get("ready").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false),
+    }
+}
+
+/// `/api/status`: the supervisor's file with the streamer's own numbers under `streamer`.
+pub fn status(state: &AppState) -> serde_json::Value {
+    let streamer = serde_json::to_value(state.pipeline.snapshot()).unwrap_or_default();
+    match supervisor_status(state) {
+        Some(serde_json::Value::Object(mut map)) => {
+            map.insert("streamer".into(), streamer);
+            serde_json::Value::Object(map)
+        }
+        Some(other) => serde_json::json!({ "supervisor": other, "streamer": streamer }),
+        None => serde_json::json!({ "streamer": streamer }),
+    }
+}
+
+async fn route(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let access = match access::authorize(&parts, peer) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "request refused");
+            return Ok(text(e.status(), "forbidden\n"));
+        }
+    };
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
+    }
+    let path = parts.uri.path().to_owned();
+    let resp = match path.as_str() {
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => {
+            if is_ready(&state) {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+            }
+        }
+        "/api/status" => json(StatusCode::OK, &status(&state)),
+        "/ws" => ws::upgrade(Request::from_parts(parts, body), state, access),
+        _ => match assets::lookup(&path) {
+            Some((bytes, ctype)) => {
+                let mut r = Response::new(Full::new(Bytes::from_static(bytes)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(ctype));
+                r.headers_mut().insert(
+                    CACHE_CONTROL,
+                    hyper::header::HeaderValue::from_static("no-cache"),
+                );
+                r
+            }
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
+    };
+    Ok(resp)
+}
+
+type RouteFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// The service of one connection: every route of the one port.
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<Request<Incoming>> for App {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = RouteFuture;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        Box::pin(route(self.state.clone(), self.peer, req))
+    }
+}
+
+/// The service for one connection from `peer`.
+pub fn app(state: Arc<AppState>, peer: SocketAddr) -> App {
+    App { state, peer }
+}
+
+/// Resolves once `rx` reads true (or its sender is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Serves one accepted connection until it ends or, once `stop` flips, until its current
+/// request is answered.
+async fn connection<I>(io: I, service: App, mut stop: watch::Receiver<bool>, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Serves connections from `listener` until `shutdown` resolves, then lets open requests
+/// finish (at most `drain`).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a sender; when all are gone, every connection is closed.
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // Bytes queued in the kernel are frames that can no longer be skipped: keep that
+        // queue short so a slow viewer drops frames here instead of seeing old ones late.
+        if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER) {
+            tracing::debug!(error = %e, "cannot set the send buffer size");
+        }
+        let service = app(state.clone(), peer);
+        let tls = tls.clone();
+        let stop = stop_rx.clone();
+        let alive = alive_tx.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => connection(s, service, stop, peer).await,
+                    Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                },
+                None => connection(stream, service, stop, peer).await,
+            }
+            drop(alive);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    tokio::select! {
+        _ = alive_rx.recv() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(drain) => tracing::warn!("connections still open after the drain time"),
+    }
+}

@@ -1,0 +1,374 @@
+//! One viewer's WebSocket: the session start of docs/protocol.md, then two halves that never
+//! wait for each other. The reader turns client messages into input, mode and settings
+//! requests; the writer drains the viewer's latest-wins queue into the socket. A slow
+//! socket therefore only makes the writer skip frames, never delays input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use hyper::body::Incoming;
+use hyper::header::{
+    CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::access::Access;
+use super::{AppState, Body};
+use crate::desktop::{InputEvent, ModeRequest, PointerButton, WheelUnit};
+use crate::pipeline::fanout::{Outgoing, Viewer};
+use crate::proto::{self, ClientMessage, ProtoError, Role, ServerMessage};
+
+/// How long a client may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames larger than this are refused by the WebSocket layer itself; anything over the
+/// protocol's 64 KiB but under this is read and refused with 1009 by Skerry.
+const WS_MAX_MESSAGE: usize = 1 << 20;
+/// Close code when the server stops.
+const GOING_AWAY: u16 = 1001;
+
+fn bad_request(msg: &'static str) -> Response<Body> {
+    super::text(StatusCode::BAD_REQUEST, msg)
+}
+
+/// Answers the upgrade request and runs the session on the upgraded connection.
+pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, access: Access) -> Response<Body> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return bad_request("WebSocket upgrade expected\n");
+    }
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return bad_request("WebSocket version 13 expected\n");
+    }
+    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
+        return bad_request("Sec-WebSocket-Key missing\n");
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(WS_MAX_MESSAGE))
+                    .max_frame_size(Some(WS_MAX_MESSAGE));
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    WsRole::Server,
+                    Some(config),
+                )
+                .await;
+                session(ws, state, access).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    let mut resp = Response::new(Body::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(SEC_WEBSOCKET_ACCEPT, v);
+    }
+    resp
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
+    }))
+}
+
+/// Reads the next client message as protocol text, mapping every misuse to its error.
+fn read_message(
+    msg: Result<Message, tungstenite::Error>,
+) -> Result<Option<ClientMessage>, ProtoError> {
+    match msg {
+        Ok(Message::Text(t)) => ClientMessage::parse(t.as_str()).map(Some),
+        Ok(Message::Binary(_)) => Err(ProtoError::Binary),
+        Ok(_) => Ok(None),
+        Err(tungstenite::Error::Capacity(_)) => Err(ProtoError::TooBig),
+        Err(e) => Err(ProtoError::Malformed(e.to_string())),
+    }
+}
+
+async fn session<S>(ws: WebSocketStream<S>, state: Arc<AppState>, access: Access)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+        Ok(Some(msg)) => read_message(msg),
+        Ok(None) => return,
+        Err(_) => Err(ProtoError::NotHello),
+    };
+    let decoders = match hello {
+        Ok(Some(ClientMessage::Hello {
+            version,
+            decoders,
+            width,
+            height,
+            scale,
+        })) => {
+            if version != proto::PROTOCOL_VERSION {
+                let err = ProtoError::Version(version);
+                let msg = ServerMessage::Error {
+                    code: "version".into(),
+                    message: err.to_string(),
+                };
+                let _ = sink.send(Message::Text(msg.to_json().into())).await;
+                let _ = sink
+                    .send(close_message(err.close_code(), &err.close_reason()))
+                    .await;
+                return;
+            }
+            if access.role == Role::Controller
+                && let (Some(w), Some(h)) = (width, height)
+                && (16..=8192).contains(&w)
+                && (16..=8192).contains(&h)
+            {
+                state.pipeline.request_mode(ModeRequest {
+                    width: w,
+                    height: h,
+                    scale: scale.filter(|s| (0.25..=8.0).contains(s)).unwrap_or(1.0),
+                });
+            }
+            decoders
+        }
+        Ok(_) => {
+            let err = ProtoError::NotHello;
+            let _ = sink
+                .send(close_message(err.close_code(), &err.close_reason()))
+                .await;
+            return;
+        }
+        Err(err) => {
+            let _ = sink
+                .send(close_message(err.close_code(), &err.close_reason()))
+                .await;
+            return;
+        }
+    };
+
+    let pipeline = state.pipeline.clone();
+    let mode = pipeline.mode();
+    let greeting = [
+        ServerMessage::Hello {
+            version: proto::PROTOCOL_VERSION,
+            server: state.server_name.clone(),
+            role: access.role,
+            width: mode.width,
+            height: mode.height,
+            scale: mode.scale,
+        },
+        ServerMessage::Settings(pipeline.settings()),
+    ];
+    for m in greeting {
+        if sink.send(Message::Text(m.to_json().into())).await.is_err() {
+            return;
+        }
+    }
+    let viewer = pipeline.add_viewer(decoders);
+    tracing::info!(viewer = viewer.id, who = %access.identity, "viewer joined");
+
+    let (close_tx, close_rx) = watch::channel(None::<(u16, String)>);
+    let writer = tokio::spawn(write_loop(
+        sink,
+        viewer.clone(),
+        state.clone(),
+        close_rx,
+        state.stopping.clone(),
+    ));
+
+    let mut stopping = state.stopping.clone();
+    let mut farewell = (proto::close::NORMAL, String::new());
+    loop {
+        let next = tokio::select! {
+            m = stream.next() => m,
+            () = super::stopped(&mut stopping) => {
+                farewell = (GOING_AWAY, "server stopping".into());
+                break;
+            }
+        };
+        let Some(msg) = next else { break };
+        if matches!(msg, Ok(Message::Close(_))) {
+            let _ = close_tx.send(Some((proto::close::NORMAL, String::new())));
+            break;
+        }
+        match read_message(msg) {
+            Ok(Some(m)) => handle(m, &state, &viewer, &access),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::info!(viewer = viewer.id, error = %err, "closing a misbehaving viewer");
+                let _ = close_tx.send(Some((err.close_code(), err.close_reason())));
+                // Read on until the client answers the close or the grace time runs out.
+                let drain = async {
+                    while let Some(Ok(m)) = stream.next().await {
+                        if matches!(m, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+                break;
+            }
+        }
+    }
+    if close_tx.borrow().is_none() {
+        let _ = close_tx.send(Some(farewell));
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    pipeline.remove_viewer(viewer.id);
+    tracing::info!(viewer = viewer.id, "viewer left");
+}
+
+async fn write_loop<K>(
+    mut sink: K,
+    viewer: Arc<Viewer>,
+    state: Arc<AppState>,
+    mut close: watch::Receiver<Option<(u16, String)>>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    loop {
+        let out = tokio::select! {
+            biased;
+            req = close_requested(&mut close) => {
+                if let Some((code, reason)) = req {
+                    let _ = sink.send(close_message(code, &reason)).await;
+                }
+                return;
+            }
+            () = super::stopped(&mut stopping) => {
+                let _ = sink.send(close_message(GOING_AWAY, "server stopping")).await;
+                return;
+            }
+            out = viewer.next() => out,
+        };
+        let sent = match out {
+            Outgoing::Text(t) => sink.send(Message::Text(t.into())).await,
+            Outgoing::Binary(b) => sink.send(Message::Binary(b)).await,
+            Outgoing::Video(packet) => {
+                let mut r = Ok(());
+                for m in &packet.messages {
+                    r = sink.feed(Message::Binary(m.clone())).await;
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                if r.is_ok() { sink.flush().await } else { r }
+            }
+            Outgoing::NeedKeyframe => {
+                state.pipeline.request_keyframe();
+                Ok(())
+            }
+            Outgoing::Stuck => {
+                let _ = sink
+                    .send(close_message(proto::close::POLICY, "viewer too slow"))
+                    .await;
+                return;
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+async fn close_requested(rx: &mut watch::Receiver<Option<(u16, String)>>) -> Option<(u16, String)> {
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|v| v.clone())
+}
+
+/// Acts on one client message after the hello.
+fn handle(msg: ClientMessage, state: &AppState, viewer: &Viewer, access: &Access) {
+    let pipeline = &state.pipeline;
+    let controller = access.role == Role::Controller;
+    let input = |e: InputEvent| {
+        if controller && let Some(c) = pipeline.control() {
+            c.inject(e);
+        }
+    };
+    match msg {
+        ClientMessage::Hello { .. } => {}
+        ClientMessage::Key { code, down } => input(InputEvent::Key {
+            code,
+            pressed: down,
+        }),
+        ClientMessage::Text { text } => input(InputEvent::Text(text)),
+        ClientMessage::Pointer { x, y } => input(InputEvent::PointerMotion { x, y }),
+        ClientMessage::PointerRel { dx, dy } => input(InputEvent::PointerRelative { dx, dy }),
+        ClientMessage::Button { button, down } => {
+            let button = match button {
+                0 => PointerButton::Left,
+                1 => PointerButton::Middle,
+                2 => PointerButton::Right,
+                3 => PointerButton::Back,
+                _ => PointerButton::Forward,
+            };
+            input(InputEvent::Button {
+                button,
+                pressed: down,
+            });
+        }
+        ClientMessage::Wheel { dx, dy, mode } => {
+            let unit = match mode {
+                0 => WheelUnit::Pixel,
+                1 => WheelUnit::Line,
+                _ => WheelUnit::Page,
+            };
+            input(InputEvent::Wheel { dx, dy, unit });
+        }
+        ClientMessage::ReleaseAll => input(InputEvent::ReleaseAll),
+        ClientMessage::Resize {
+            width,
+            height,
+            scale,
+        } => {
+            if controller {
+                pipeline.request_mode(ModeRequest {
+                    width,
+                    height,
+                    scale,
+                });
+            }
+        }
+        ClientMessage::Settings(patch) => {
+            if !controller {
+                return;
+            }
+            if let Err(e) = pipeline.apply_settings(&patch) {
+                viewer.send_text(
+                    ServerMessage::Error {
+                        code: "settings".into(),
+                        message: e.to_string(),
+                    }
+                    .to_json(),
+                );
+                viewer.send_text(ServerMessage::Settings(pipeline.settings()).to_json());
+            }
+        }
+        ClientMessage::Keyframe => pipeline.request_keyframe(),
+        ClientMessage::Ping { t } => viewer.send_text(ServerMessage::Pong { t }.to_json()),
+    }
+}
