@@ -98,10 +98,16 @@ impl ShellSurface {
             };
         to_argb8888(pixmap.data(), canvas);
         let surface = self.layer.wl_surface();
-        match &self.viewport {
-            Some(vp) if self.fractional.is_some() => {
+        match (&self.viewport, self.fractional) {
+            // A whole preferred scale needs no viewport: the plain buffer scale says the
+            // same and every compositor implements it.
+            (Some(vp), Some(f)) if f.fract() != 0.0 => {
                 surface.set_buffer_scale(1);
                 vp.set_destination(self.size.0 as i32, self.size.1 as i32);
+            }
+            (Some(vp), Some(f)) => {
+                surface.set_buffer_scale((f as i32).max(1));
+                vp.set_destination(-1, -1);
             }
             _ => surface.set_buffer_scale(self.int_scale.max(1)),
         }

@@ -20,15 +20,20 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Why a test cannot run here, or `None` when it can.
-pub fn missing_tools() -> Option<String> {
-    for tool in ["sway", "grim", "foot", "setpriv"] {
-        if !skerry_shell::entry::program_exists(tool, &std::env::var("PATH").unwrap_or_default()) {
+/// Why a test against `kind` cannot run here, or `None` when it can.
+fn missing_tools(kind: Kind) -> Option<String> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let tools: &[&str] = match kind {
+        Kind::Sway => &["sway", "setpriv", "grim", "foot"],
+        Kind::Skerry => &["grim", "foot"],
+    };
+    for tool in tools {
+        if !skerry_shell::entry::program_exists(tool, &path) {
             return Some(format!("{tool} is not installed (see ci/packages.txt)"));
         }
     }
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if kind == Kind::Sway && unsafe { libc::geteuid() } != 0 {
         return Some(
             "sway refuses root and these tests switch to `nobody` with setpriv, which needs root"
                 .into(),
@@ -39,8 +44,8 @@ pub fn missing_tools() -> Option<String> {
 
 /// Skips the calling test (with the reason) when the machine lacks what it needs.
 macro_rules! require_tools {
-    () => {
-        if let Some(why) = common::missing_tools() {
+    ($kind:expr) => {
+        if let Some(why) = common::missing_for($kind) {
             #[allow(clippy::disallowed_macros)]
             {
                 eprintln!("SKIPPED: {why}");
@@ -50,7 +55,150 @@ macro_rules! require_tools {
     };
 }
 
-/// A headless sway with the shell running on it.
+/// Which compositor the shell runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sway,
+    Skerry,
+}
+
+/// The workspace's compositor binary, next to the shell's.
+pub fn skerry_compositor() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_skerry-shell")).with_file_name("skerry-compositor")
+}
+
+/// Why the tests against `kind` cannot run here, or `None`.
+pub fn missing_for(kind: Kind) -> Option<String> {
+    if let Some(why) = missing_tools(kind) {
+        return Some(why);
+    }
+    if kind == Kind::Skerry && !skerry_compositor().is_file() {
+        return Some(format!(
+            "{} is not built (cargo build -p skerry-compositor)",
+            skerry_compositor().display()
+        ));
+    }
+    None
+}
+
+fn wait_socket(
+    dir: &tempfile::TempDir,
+    runtime: &Path,
+    child: &mut ChildGuard,
+    log: &str,
+) -> PathBuf {
+    wait_for(
+        Duration::from_secs(60),
+        "the compositor's Wayland socket",
+        || {
+            if let Ok(Some(status)) = child.0.try_wait() {
+                let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
+                panic!("{} exited with {status}: {text}", child.1);
+            }
+            std::fs::read_dir(runtime)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        (n.starts_with("wayland-") || n.starts_with("skerry-"))
+                            && !n.ends_with(".lock")
+                    })
+                })
+        },
+    )
+}
+
+/// Skerry's own compositor, headless, as root (it needs no other user).
+fn start_skerry(
+    dir: &tempfile::TempDir,
+    size: (u32, u32),
+    scale: f64,
+) -> (ChildGuard, PathBuf, PathBuf) {
+    let runtime = dir.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let log = std::fs::File::create(dir.path().join("compositor.log")).unwrap();
+    let child = Command::new(skerry_compositor())
+        .arg("--no-xwayland")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("WAYLAND_DISPLAY", "skerry-test")
+        .env("SKERRY_RESOLUTION", format!("{}x{}", size.0, size.1))
+        .env("SKERRY_SCALE", scale.to_string())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start skerry-compositor");
+    let mut child = ChildGuard(child, "skerry-compositor");
+    let socket = wait_socket(dir, &runtime, &mut child, "compositor.log");
+    (child, runtime, socket)
+}
+
+/// sway 1.7 headless with the pixman renderer; it refuses root, so it runs as nobody.
+fn start_sway(
+    dir: &tempfile::TempDir,
+    size: (u32, u32),
+    scale: f64,
+) -> (ChildGuard, PathBuf, PathBuf) {
+    // sway runs as nobody: everything it reads must be reachable for that user.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = dir.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let chown = |p: &Path| {
+        let c = std::ffi::CString::new(p.to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        let rc = unsafe { libc::chown(c.as_ptr(), 65534, 65534) };
+        assert_eq!(rc, 0, "chown {}", p.display());
+    };
+    chown(&runtime);
+    let config = dir.path().join("sway.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "output HEADLESS-1 resolution {}x{} position 0,0 scale {scale}\n\
+                 xwayland disable\n\
+                 default_border pixel 2\n\
+                 focus_follows_mouse no\n",
+            size.0, size.1
+        ),
+    )
+    .unwrap();
+    let sway_log = std::fs::File::create(dir.path().join("sway.log")).unwrap();
+    let sway = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sway",
+            "-d",
+            "-c",
+        ])
+        .arg(&config)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("HOME", dir.path())
+        .env("WLR_BACKENDS", "headless")
+        .env("WLR_RENDERER", "pixman")
+        .env("WLR_LIBINPUT_NO_DEVICES", "1")
+        .env("WLR_HEADLESS_OUTPUTS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(sway_log)
+        .spawn()
+        .expect("start sway");
+    let mut sway = ChildGuard(sway, "sway");
+    let socket = wait_socket(dir, &runtime, &mut sway, "sway.log");
+    (sway, runtime, socket)
+}
+
+/// A headless compositor with the shell running on it.
 pub struct Desktop {
     pub dir: tempfile::TempDir,
     pub runtime: PathBuf,
@@ -58,87 +206,34 @@ pub struct Desktop {
     pub socket: PathBuf,
     /// Output size in buffer pixels and the output scale.
     pub size: (u32, u32),
-    pub scale: u32,
+    pub scale: f64,
     shell: Option<ChildGuard>,
-    sway: Option<ChildGuard>,
+    compositor: Option<ChildGuard>,
 }
 
 impl Desktop {
     /// Logical output size.
     pub fn logical(&self) -> (u32, u32) {
-        (self.size.0 / self.scale, self.size.1 / self.scale)
+        (
+            (self.size.0 as f64 / self.scale).round() as u32,
+            (self.size.1 as f64 / self.scale).round() as u32,
+        )
     }
 
-    /// Starts sway with one `size` output at `scale`, and the shell with a data dir that
-    /// holds only `apps` (file name, contents) so the menu's rows are known.
-    pub fn start(size: (u32, u32), scale: u32, apps: &[(&str, &str)], desktop_apps: &str) -> Self {
+    /// Starts the compositor with one `size` output at `scale`, and the shell with a data
+    /// dir that holds only `apps` (file name, contents) so the menu's rows are known.
+    pub fn start(
+        kind: Kind,
+        size: (u32, u32),
+        scale: f64,
+        apps: &[(&str, &str)],
+        desktop_apps: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        // sway runs as nobody: everything it reads must be reachable for that user.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let runtime = dir.path().join("run");
-        std::fs::create_dir(&runtime).unwrap();
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let chown = |p: &Path| {
-            let c = std::ffi::CString::new(p.to_string_lossy().as_bytes()).unwrap();
-            // SAFETY: a valid NUL-terminated path.
-            let rc = unsafe { libc::chown(c.as_ptr(), 65534, 65534) };
-            assert_eq!(rc, 0, "chown {}", p.display());
+        let (compositor, runtime, socket) = match kind {
+            Kind::Sway => start_sway(&dir, size, scale),
+            Kind::Skerry => start_skerry(&dir, size, scale),
         };
-        chown(&runtime);
-        let config = dir.path().join("sway.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "output HEADLESS-1 resolution {}x{} position 0,0 scale {scale}\n\
-                 xwayland disable\n\
-                 default_border pixel 2\n\
-                 focus_follows_mouse no\n",
-                size.0, size.1
-            ),
-        )
-        .unwrap();
-        let sway_log = std::fs::File::create(dir.path().join("sway.log")).unwrap();
-        let sway = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "sway",
-                "-d",
-                "-c",
-            ])
-            .arg(&config)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env("HOME", dir.path())
-            .env("WLR_BACKENDS", "headless")
-            .env("WLR_RENDERER", "pixman")
-            .env("WLR_LIBINPUT_NO_DEVICES", "1")
-            .env("WLR_HEADLESS_OUTPUTS", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(sway_log)
-            .spawn()
-            .expect("start sway");
-        let mut sway = ChildGuard(sway, "sway");
-        let socket = wait_for(Duration::from_secs(60), "sway's Wayland socket", || {
-            if let Ok(Some(status)) = sway.0.try_wait() {
-                let log = std::fs::read_to_string(dir.path().join("sway.log")).unwrap_or_default();
-                panic!("sway exited with {status}: {log}");
-            }
-            std::fs::read_dir(&runtime)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name().is_some_and(|n| {
-                        n.to_string_lossy().starts_with("wayland-")
-                            && !n.to_string_lossy().ends_with(".lock")
-                    })
-                })
-        });
-
         let home = dir.path().join("home");
         let data = dir.path().join("data");
         std::fs::create_dir_all(home.join("Desktop")).unwrap();
@@ -177,7 +272,7 @@ impl Desktop {
             size,
             scale,
             shell: Some(shell),
-            sway: Some(sway),
+            compositor: Some(compositor),
         }
     }
 
@@ -222,7 +317,7 @@ impl Desktop {
             if Instant::now() > deadline {
                 let path = img.save_artifact(&format!("failed-{}", what.replace(' ', "-")));
                 if let Some(keep) = std::env::var_os("SKERRY_KEEP_LOGS") {
-                    for log in ["sway.log", "shell.log"] {
+                    for log in ["sway.log", "compositor.log", "shell.log"] {
                         let _ =
                             std::fs::copy(self.dir.path().join(log), Path::new(&keep).join(log));
                     }
@@ -248,9 +343,10 @@ impl Desktop {
             let before = self.capture();
             c.move_to(x, y);
             let s = self.scale;
-            let (rx, ry) = ((x - 18) * s, (y - 13) * s);
+            let (rx, ry) = (((x - 18) as f64 * s) as u32, ((y - 13) as f64 * s) as u32);
+            let side = (4.0 * s) as u32;
             self.wait_screen("hover feedback", |img| {
-                img.diff(&before, rx, ry, 4 * s, 4 * s) > 0.5
+                img.diff(&before, rx, ry, side, side) > 0.5
             });
         }
         for _ in 0..count {
@@ -267,7 +363,7 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         // The shell first, then the compositor (which ends the apps' connections).
         self.shell.take();
-        self.sway.take();
+        self.compositor.take();
     }
 }
 

@@ -1,25 +1,32 @@
-//! The shell on a real compositor: sway 1.7, headless with the pixman renderer, driven by
+//! The shell on real compositors, sway 1.7 (headless, pixman) and Skerry's own, driven by
 //! a virtual pointer and observed through screenshots (`grim`) and the window list.
 //!
-//! Skipped, with the reason printed, where sway/grim/foot are missing or the tests do not
-//! run as root (sway refuses root, so the tests start it as `nobody` via `setpriv`).
+//! Skipped, with the reason printed, where grim/foot (and for sway: sway, setpriv, root,
+//! since sway refuses root and runs as `nobody`) or the built skerry-compositor are
+//! missing.
 
 #[macro_use]
 mod common;
 
 use common::wl::{BTN_LEFT, BTN_MIDDLE};
-use common::{ChildGuard, Desktop, Image, terminal_entry};
+use common::{ChildGuard, Desktop, Image, Kind, terminal_entry};
 
 const TERM_ID: &str = "skerry-test-term";
 
-fn start(size: (u32, u32), scale: u32) -> Desktop {
+fn start(kind: Kind, size: (u32, u32), scale: f64) -> Desktop {
     let entry = terminal_entry("Skerry Test Terminal", TERM_ID);
     Desktop::start(
+        kind,
         size,
         scale,
         &[(&format!("{TERM_ID}.desktop"), &entry)],
         &format!("{TERM_ID}.desktop"),
     )
+}
+
+/// An artifact name that says which compositor drew it.
+fn artifact(kind: Kind, name: &str) -> String {
+    format!("{}-{name}", format!("{kind:?}").to_lowercase())
 }
 
 /// The menu's body: dark with a blue cast (a terminal's black has none).
@@ -42,7 +49,7 @@ fn is_wallpaper(p: [u8; 3]) -> bool {
 struct Geo {
     w: u32,
     h: u32,
-    scale: u32,
+    scale: f64,
 }
 
 fn geo(d: &Desktop) -> Geo {
@@ -56,7 +63,7 @@ fn geo(d: &Desktop) -> Geo {
 
 /// Buffer pixel (x, y) for logical coordinates.
 fn at(img: &Image, g: Geo, x: u32, y: u32) -> [u8; 3] {
-    img.px(x * g.scale, y * g.scale)
+    img.px((x as f64 * g.scale) as u32, (y as f64 * g.scale) as u32)
 }
 
 fn panel_shown(g: Geo) -> impl Fn(&Image) -> bool {
@@ -75,10 +82,9 @@ fn start_mark_visible(img: &Image, g: Geo) -> bool {
     (10..44).any(|x| (g.h - 40..g.h - 8).any(|y| at(img, g, x, y)[2] > 200))
 }
 
-#[test]
-fn sway_panel_wallpaper_and_icons_at_scale_1() {
-    require_tools!();
-    let mut d = start((1280, 720), 1);
+fn panel_wallpaper_and_icons_at_scale_1(kind: Kind) {
+    require_tools!(kind);
+    let mut d = start(kind, (1280, 720), 1.0);
     let g = geo(&d);
     let img = d.wait_screen("the panel and wallpaper", panel_shown(g));
     assert!(start_mark_visible(&img, g), "no start button");
@@ -93,20 +99,19 @@ fn sway_panel_wallpaper_and_icons_at_scale_1() {
     let img = d.wait_screen("the desktop icon", |img| {
         (40..88).any(|x| (20..68).any(|y| !is_wallpaper(img.px(x, y))))
     });
-    img.save_artifact("desktop-scale1");
+    img.save_artifact(&artifact(kind, "desktop-scale1"));
 
     let mut c = d.client();
     d.click(&mut c, 26, 698, BTN_LEFT, 1);
     let img = d.wait_screen("the start menu", menu_open(g));
-    img.save_artifact("menu-scale1");
+    img.save_artifact(&artifact(kind, "menu-scale1"));
     d.click(&mut c, 26, 698, BTN_LEFT, 1);
     d.wait_screen("the menu closed", |img| !menu_open(g)(img));
 }
 
-#[test]
-fn sway_panel_and_wallpaper_at_scale_2() {
-    require_tools!();
-    let mut d = start((2560, 1440), 2);
+fn panel_and_wallpaper_at_scale_2(kind: Kind) {
+    require_tools!(kind);
+    let mut d = start(kind, (2560, 1440), 2.0);
     let g = geo(&d);
     let img = d.wait_screen("the panel and wallpaper", panel_shown(g));
     assert!(start_mark_visible(&img, g), "no start button");
@@ -116,17 +121,16 @@ fn sway_panel_and_wallpaper_at_scale_2() {
     let img = d.wait_screen("the desktop icon", |img| {
         (80..176).any(|x| (40..136).any(|y| !is_wallpaper(img.px(x, y))))
     });
-    img.save_artifact("desktop-scale2");
+    img.save_artifact(&artifact(kind, "desktop-scale2"));
     let mut c = d.client();
     d.click(&mut c, 26, 698, BTN_LEFT, 1);
     let img = d.wait_screen("the start menu", menu_open(g));
-    img.save_artifact("menu-scale2");
+    img.save_artifact(&artifact(kind, "menu-scale2"));
 }
 
-#[test]
-fn sway_menu_launches_and_taskbar_activates_and_closes() {
-    require_tools!();
-    let mut d = start((1280, 720), 1);
+fn menu_launches_and_taskbar_activates_and_closes(kind: Kind) {
+    require_tools!(kind);
+    let mut d = start(kind, (1280, 720), 1.0);
     let g = geo(&d);
     let base = d.wait_screen("the panel", panel_shown(g));
     let mut c = d.client();
@@ -142,7 +146,7 @@ fn sway_menu_launches_and_taskbar_activates_and_closes() {
     let img = d.wait_screen("the task button", |img| {
         img.diff(&base, 60, 684, 210, 28) > 5.0
     });
-    img.save_artifact("taskbar-scale1");
+    img.save_artifact(&artifact(kind, "taskbar-scale1"));
 
     // A second window takes the focus…
     let other = std::process::Command::new("foot")
@@ -162,11 +166,18 @@ fn sway_menu_launches_and_taskbar_activates_and_closes() {
     d.click(&mut c, 56 + 110, 698, BTN_LEFT, 1);
     c.wait_window(TERM_ID, "activated by its task button", |w| w.activated);
 
-    // Clicking the active window's button asks to minimize it. sway 1.7 has no minimized
-    // state and ignores the request; the window must at least stay listed and open.
+    // Clicking the active window's button minimizes it, clicking again restores it.
     d.click(&mut c, 56 + 110, 698, BTN_LEFT, 1);
-    c.roundtrip();
-    assert!(c.windows().iter().any(|w| w.app_id == TERM_ID));
+    if kind == Kind::Skerry {
+        c.wait_window(TERM_ID, "minimized", |w| w.minimized);
+        d.click(&mut c, 56 + 110, 698, BTN_LEFT, 1);
+        c.wait_window(TERM_ID, "restored", |w| !w.minimized && w.activated);
+    } else {
+        // sway 1.7 has no minimized state and ignores the request; the window must at
+        // least stay listed and open.
+        c.roundtrip();
+        assert!(c.windows().iter().any(|w| w.app_id == TERM_ID));
+    }
 
     // Middle-click closes the second window.
     d.click(&mut c, 56 + 224 + 110, 698, BTN_MIDDLE, 1);
@@ -175,10 +186,9 @@ fn sway_menu_launches_and_taskbar_activates_and_closes() {
     c.close_all();
 }
 
-#[test]
-fn sway_desktop_folder_file_appears_and_opens() {
-    require_tools!();
-    let mut d = start((1280, 720), 1);
+fn desktop_folder_file_appears_and_opens(kind: Kind) {
+    require_tools!(kind);
+    let mut d = start(kind, (1280, 720), 1.0);
     let g = geo(&d);
     let base = d.wait_screen("the first desktop icon", |img| {
         panel_shown(g)(img) && (40..88).any(|x| (20..68).any(|y| !is_wallpaper(img.px(x, y))))
@@ -192,7 +202,7 @@ fn sway_desktop_folder_file_appears_and_opens() {
     let img = d.wait_screen("the new desktop icon", |img| {
         img.diff(&base, 20, 120, 88, 88) > 8.0
     });
-    img.save_artifact("desktop-new-icon");
+    img.save_artifact(&artifact(kind, "desktop-new-icon"));
     // A plain file gets the generic icon in the third cell.
     std::fs::write(d.home.join("Desktop/readme.txt"), "hello").unwrap();
     d.wait_screen("the file icon", |img| {
@@ -204,4 +214,73 @@ fn sway_desktop_folder_file_appears_and_opens() {
     d.click(&mut c, 108, 204, BTN_LEFT, 2);
     c.wait_window("skerry-test-notes", "opened", |_| true);
     c.close_all();
+}
+
+#[test]
+fn sway_panel_wallpaper_and_icons_at_scale_1() {
+    panel_wallpaper_and_icons_at_scale_1(Kind::Sway);
+}
+
+#[test]
+fn skerry_panel_wallpaper_and_icons_at_scale_1() {
+    panel_wallpaper_and_icons_at_scale_1(Kind::Skerry);
+}
+
+#[test]
+fn sway_panel_and_wallpaper_at_scale_2() {
+    panel_and_wallpaper_at_scale_2(Kind::Sway);
+}
+
+#[test]
+#[ignore = "skerry-compositor draws layer surfaces at buffer size / buffer scale in output pixels, not scaled to the output (half size at scale 2); run with --ignored once fixed"]
+fn skerry_panel_and_wallpaper_at_scale_2() {
+    panel_and_wallpaper_at_scale_2(Kind::Skerry);
+}
+
+#[test]
+fn sway_menu_launches_and_taskbar_activates_and_closes() {
+    menu_launches_and_taskbar_activates_and_closes(Kind::Sway);
+}
+
+#[test]
+fn skerry_menu_launches_and_taskbar_activates_and_closes() {
+    menu_launches_and_taskbar_activates_and_closes(Kind::Skerry);
+}
+
+#[test]
+fn sway_desktop_folder_file_appears_and_opens() {
+    desktop_folder_file_appears_and_opens(Kind::Sway);
+}
+
+#[test]
+fn skerry_desktop_folder_file_appears_and_opens() {
+    desktop_folder_file_appears_and_opens(Kind::Skerry);
+}
+
+/// Fractional scale through `wp_fractional_scale_v1` + `wp_viewporter` (sway 1.7 has
+/// neither, so only Skerry's compositor runs this): 44 logical pixels of panel are exactly
+/// 66 buffer pixels at 1.5, drawn at that resolution rather than upscaled.
+#[test]
+#[ignore = "skerry-compositor draws layer surfaces at buffer size / buffer scale in output pixels, not scaled to the output (half size at scale 2); run with --ignored once fixed"]
+fn skerry_panel_at_fractional_scale_1_5() {
+    let kind = Kind::Skerry;
+    require_tools!(kind);
+    let mut d = start(kind, (1920, 1080), 1.5);
+    let g = geo(&d);
+    let img = d.wait_screen("the panel and wallpaper", panel_shown(g));
+    assert!(start_mark_visible(&img, g), "no start button");
+    assert!(
+        is_panel(img.px(960, 1080 - 66)),
+        "{:?}",
+        img.px(960, 1080 - 66)
+    );
+    assert!(
+        is_wallpaper(img.px(960, 1080 - 68)),
+        "{:?}",
+        img.px(960, 1080 - 68)
+    );
+    let mut c = d.client();
+    d.click(&mut c, 26, 698, BTN_LEFT, 1);
+    let img = d.wait_screen("the start menu", menu_open(g));
+    img.save_artifact(&artifact(kind, "menu-scale1.5"));
 }
