@@ -85,7 +85,15 @@ pub fn launch_entry(entry: &DesktopEntry, files: &[String]) -> Result<u32, Launc
             id: entry.id.clone(),
             source,
         })?;
-    spawn_detached(&argv, entry.working_dir.as_deref().map(Path::new))
+    // Applications start in the entry's `Path`, else in the user's home (not wherever
+    // the shell happens to run).
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let dir = entry
+        .working_dir
+        .as_deref()
+        .map(Path::new)
+        .or(home.as_deref());
+    spawn_detached(&argv, dir)
 }
 
 /// The command that opens a plain file: `xdg-open` when installed, else a terminal showing

@@ -181,3 +181,59 @@ fn draw_document(pm: &mut PixmapMut, r: PxRect) {
         fill_rounded(pm, line, 0.0, palette::rgba(150, 160, 180, 255));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_wallpaper_is_a_blue_violet_gradient() {
+        let mut pm = Pixmap::new(320, 180).unwrap();
+        draw_wallpaper(&mut pm.as_mut(), None);
+        let tl = pm.pixel(0, 0).unwrap();
+        let br = pm.pixel(319, 179).unwrap();
+        assert_eq!(tl.alpha(), 255);
+        assert!(tl.blue() > tl.red() && tl.blue() > tl.green(), "{tl:?}");
+        assert!(
+            br.red() > tl.red(),
+            "the gradient warms towards violet: {tl:?} {br:?}"
+        );
+    }
+
+    #[test]
+    fn configured_wallpaper_covers_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wall.png");
+        // A 2x1 image: left half red, right half green.
+        let mut img = Pixmap::new(2, 1).unwrap();
+        img.fill_rect(
+            SkRect::from_xywh(0.0, 0.0, 1.0, 1.0).unwrap(),
+            &solid(255, 0, 0),
+            Transform::identity(),
+            None,
+        );
+        img.fill_rect(
+            SkRect::from_xywh(1.0, 0.0, 1.0, 1.0).unwrap(),
+            &solid(0, 255, 0),
+            Transform::identity(),
+            None,
+        );
+        img.save_png(&path).unwrap();
+        let wall = load_wallpaper(&path).expect("PNG wallpaper");
+        assert!(load_wallpaper(&dir.path().join("missing.png")).is_none());
+        // A square output crops the wide image instead of stretching it.
+        let mut pm = Pixmap::new(100, 100).unwrap();
+        draw_wallpaper(&mut pm.as_mut(), Some(&wall));
+        let left = pm.pixel(5, 50).unwrap();
+        let right = pm.pixel(95, 50).unwrap();
+        assert!(left.red() > 200 && left.green() < 60, "{left:?}");
+        assert!(right.green() > 200 && right.red() < 60, "{right:?}");
+        assert_eq!(pm.pixel(50, 0).unwrap().alpha(), 255);
+    }
+
+    fn solid(r: u8, g: u8, b: u8) -> Paint<'static> {
+        let mut p = Paint::default();
+        p.set_color_rgba8(r, g, b, 255);
+        p
+    }
+}
