@@ -70,6 +70,28 @@ pub fn load_entries(data_dirs: &[PathBuf], locale: &str) -> BTreeMap<String, Des
     out
 }
 
+/// Watches the `applications` directories that exist under `data_dirs` and calls
+/// `changed` (from the watcher's thread) when an entry is added, changed or removed, so
+/// newly installed programs show up in the menu without restarting the shell.
+pub fn watch(
+    data_dirs: &[PathBuf],
+    changed: impl Fn() + Send + 'static,
+) -> Result<notify::RecommendedWatcher, notify::Error> {
+    use notify::Watcher;
+    let mut watcher =
+        notify::recommended_watcher(move |ev: notify::Result<notify::Event>| match ev {
+            Ok(ev) if !ev.kind.is_access() => changed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "applications watch"),
+        })?;
+    for dir in data_dirs.iter().map(|d| d.join("applications")) {
+        if dir.is_dir() {
+            watcher.watch(&dir, notify::RecursiveMode::Recursive)?;
+        }
+    }
+    Ok(watcher)
+}
+
 /// The menu's sections: freedesktop main categories with readable names, in menu order.
 const SECTIONS: &[(&str, &str)] = &[
     ("Accessories", "Utility"),
@@ -345,6 +367,31 @@ mod tests {
             "Calc"
         );
         assert!(Menu::find_by_app_id(all, "nope").is_none());
+    }
+
+    #[test]
+    fn new_entries_are_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("applications")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _w = watch(
+            &[dir.path().to_path_buf(), dir.path().join("missing")],
+            move || {
+                let _ = tx.send(());
+            },
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("applications/new.desktop"),
+            "[Desktop Entry]\nType=Application\nName=New\nExec=new\n",
+        )
+        .unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("no notification for a new desktop entry");
+        assert_eq!(
+            load_entries(&[dir.path().to_path_buf()], "C")["new.desktop"].name,
+            "New"
+        );
     }
 
     #[test]

@@ -297,6 +297,24 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         })
         .map_err(|e| ShellError::EventLoop(e.to_string()))?;
 
+    let (tx, rx) = channel::channel::<()>();
+    let _apps_watcher = match apps::watch(&shell.config.data_dirs, move || {
+        let _ = tx.send(());
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the applications; the menu will not update");
+            None
+        }
+    };
+    handle
+        .insert_source(rx, |ev, _, shell| {
+            if let channel::Event::Msg(()) = ev {
+                shell.reload_apps();
+            }
+        })
+        .map_err(|e| ShellError::EventLoop(e.to_string()))?;
+
     loop {
         event_loop
             .dispatch(None, &mut shell)
@@ -435,6 +453,22 @@ impl Shell {
                 render::menu::draw(painter, pm, menu, st, scale);
             });
         }
+    }
+
+    /// Re-reads the installed applications (a package was installed or removed).
+    fn reload_apps(&mut self) {
+        let installed = apps::load_entries(&self.config.data_dirs, &self.config.locale);
+        if installed == self.installed {
+            return;
+        }
+        self.menu.entries = Menu::new(installed.values().cloned(), &self.config.path_var).entries;
+        tracing::info!(apps = self.menu.entries.len(), "applications changed");
+        self.installed = installed;
+        self.menu_state.hovered = None;
+        self.select_first();
+        self.mark_menu();
+        self.mark_panel();
+        self.reload_desktop_items();
     }
 
     fn reload_desktop_items(&mut self) {
