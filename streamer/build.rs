@@ -37,6 +37,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let mut files = Vec::new();
     walk(&web, &web, &mut files);
+    files.retain(|(url, _)| !url.starts_with("/tests/"));
     let mut code = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for (url, path) in &files {
         let _ = writeln!(

@@ -7,3 +7,4 @@ pub mod pipeline;
 pub mod proto;
 pub mod server;
 pub mod synthetic;
+pub mod wayland;

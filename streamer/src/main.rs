@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use skerry_streamer::desktop::{CaptureSink, DesktopControl};
+use skerry_streamer::desktop::{CaptureEvent, CaptureSink, DesktopControl};
 use skerry_streamer::pipeline::{Pipeline, PipelineConfig};
 use skerry_streamer::proto::{EncoderKind, Settings};
 use skerry_streamer::server::{self, AppState, tls};
 use skerry_streamer::synthetic::{Scene, SyntheticSource};
+use skerry_streamer::wayland::{self, WaylandOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SourceKind {
@@ -139,14 +140,19 @@ impl Config {
 fn start_source(
     kind: SourceKind,
     fps: u32,
+    display: Option<String>,
     sink: Arc<dyn CaptureSink>,
 ) -> anyhow::Result<Arc<dyn DesktopControl>> {
     match kind {
-        // The Wayland capture client plugs in here.
         SourceKind::Wayland => {
-            bail!(
-                "the wayland source is not built into this streamer yet; use SKERRY_SOURCE=synthetic"
-            )
+            let options = WaylandOptions {
+                display,
+                max_fps: fps,
+                ..WaylandOptions::default()
+            };
+            let control = wayland::start(options, sink)
+                .context("connecting to the Wayland compositor (is WAYLAND_DISPLAY right?)")?;
+            Ok(control)
         }
         SourceKind::Synthetic => {
             let src: Arc<dyn DesktopControl> =
@@ -239,7 +245,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         x264_preset: config.x264_preset.clone(),
         ..PipelineConfig::default()
     });
-    let control = start_source(config.source, config.fps, pipeline.clone())?;
+    let (closed_tx, mut closed_rx) = tokio::sync::watch::channel(None);
+    let sink = Arc::new(NoticeClose {
+        pipeline: pipeline.clone(),
+        closed: closed_tx,
+    });
+    let control = start_source(config.source, config.fps, None, sink)?;
     pipeline.attach_control(control);
 
     let addr = SocketAddr::new(config.bind, config.port);
@@ -259,14 +270,45 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
         tracing::debug!(error = %e, "sd_notify READY=1 failed");
     }
+    let lost = Arc::new(std::sync::Mutex::new(None::<String>));
+    let lost_in_shutdown = lost.clone();
     let shutdown = async move {
-        shutdown_signal().await;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            reason = closed_rx.wait_for(Option::is_some) => {
+                let reason = reason.ok().and_then(|r| r.clone()).unwrap_or_default();
+                tracing::error!(%reason, "lost the compositor: stopping so the supervisor restarts us");
+                if let Ok(mut l) = lost_in_shutdown.lock() {
+                    *l = Some(reason);
+                }
+            }
+        }
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         let _ = stop_tx.send(true);
     };
     server::serve(listener, tls, state, shutdown, Duration::from_secs(5)).await;
     pipeline.shutdown();
-    Ok(())
+    let lost = lost.lock().ok().and_then(|mut l| l.take());
+    match lost {
+        Some(reason) => bail!("the capture source closed: {reason}"),
+        None => Ok(()),
+    }
+}
+
+/// Passes capture events to the pipeline and tells `run` when the source is gone, so the
+/// streamer exits (and its supervisor restarts it) instead of serving a frozen picture.
+struct NoticeClose {
+    pipeline: Arc<Pipeline>,
+    closed: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl CaptureSink for NoticeClose {
+    fn deliver(&self, event: CaptureEvent) {
+        if let CaptureEvent::Closed { reason } = &event {
+            let _ = self.closed.send(Some(reason.clone()));
+        }
+        self.pipeline.deliver(event);
+    }
 }
 
 #[cfg(test)]
@@ -307,12 +349,19 @@ mod tests {
     }
 
     #[test]
-    fn wayland_source_says_it_is_not_built_yet() {
+    fn a_missing_compositor_is_a_clear_error() {
         let p = Pipeline::start(PipelineConfig::default());
-        let err = start_source(SourceKind::Wayland, 60, p.clone())
-            .err()
-            .expect("fails");
-        assert!(err.to_string().contains("not built"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("no-such-wayland-socket");
+        let err = start_source(
+            SourceKind::Wayland,
+            60,
+            Some(socket.display().to_string()),
+            p.clone(),
+        )
+        .err()
+        .expect("fails");
+        assert!(format!("{err:#}").contains("Wayland compositor"), "{err:#}");
         p.shutdown();
     }
 }

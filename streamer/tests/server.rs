@@ -116,6 +116,16 @@ impl TestServer {
     }
 
     async fn get(&self, path: &str) -> (u16, String, Bytes) {
+        let (status, headers, body) = self.get_with_headers(path).await;
+        let ctype = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, ctype, body)
+    }
+
+    async fn get_with_headers(&self, path: &str) -> (u16, hyper::HeaderMap, Bytes) {
         let io = hyper_util::rt::TokioIo::new(self.connect().await);
         let (mut send, conn) = hyper::client::conn::http1::handshake(io)
             .await
@@ -127,14 +137,9 @@ impl TestServer {
             .expect("request");
         let resp = send.send_request(req).await.expect("response");
         let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.expect("body").to_bytes();
-        (status, ctype, body)
+        (status, headers, body)
     }
 
     async fn ws(&self) -> WebSocketStream<Box<dyn Io>> {
@@ -226,6 +231,16 @@ async fn serves_page_assets_and_health(use_tls: bool) {
     assert_eq!(status, 200);
     assert!(ctype.starts_with("text/html"), "{ctype}");
     assert!(!body.is_empty());
+    let (_, headers, _) = s.get_with_headers("/").await;
+    let csp = headers["content-security-policy"].to_str().expect("ASCII");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        assets::all()
+            .iter()
+            .all(|(path, _)| !path.starts_with("/tests/")),
+        "the client's tests are not served"
+    );
     for (path, bytes) in assets::all() {
         let (status, ctype, body) = s.get(path).await;
         assert_eq!(status, 200, "{path}");

@@ -145,7 +145,24 @@ async fn route(
             None => text(StatusCode::NOT_FOUND, "not found\n"),
         },
     };
-    Ok(resp)
+    Ok(with_security_headers(resp))
+}
+
+/// The page loads nothing from elsewhere and runs no inline code; the cursor image is a
+/// `data:` URL and decoded frames may be `blob:`s.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
+     style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; frame-ancestors 'self'";
+
+fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
+    use hyper::header::{
+        CONTENT_SECURITY_POLICY as CSP, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    };
+    let h = resp.headers_mut();
+    h.insert(CSP, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
 }
 
 type RouteFuture =

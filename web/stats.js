@@ -1,0 +1,101 @@
+// Live numbers about the stream, for the overlay and for tests.
+//
+// `Stats` is a plain object of counters that the rest of the client increments; the page
+// exposes it as `window.skerry.stats` so the browser tests read exactly what the overlay
+// shows. Rates (fps, bitrate, decode time) are computed once a second from the counters.
+
+export class Stats {
+  constructor() {
+    this.connectedState = 'connecting';
+    this.connects = 0;
+    this.role = '';
+    this.server = '';
+    this.codec = '';
+    this.frameWidth = 0;
+    this.frameHeight = 0;
+    this.videoMessages = 0;
+    this.videoBytes = 0;
+    this.framesDecoded = 0;
+    this.keyframes = 0;
+    this.refreshes = 0;
+    this.lastFrameRefresh = false; // the newest frame is a paint-over refresh
+    this.jpegRegions = 0;
+    this.lastFrameId = -1;
+    this.lastDecodedFrameId = -1;
+    this.droppedMessages = 0;
+    this.decodeErrors = 0;
+    this.decoderConfigs = 0;
+    this.keyframeRequests = 0;
+    this.resizeChecks = 0; // debounced resize decisions taken
+    this.resizesSent = 0;
+    this.cursorSerial = -1;
+    this.cursorHidden = false;
+    this.rttMs = null;
+    this.fps = 0;
+    this.bitrateKbps = 0;
+    this.decodeMs = 0;
+    this.lastError = '';
+    this.decoders = null;
+    this.decodeSum = 0;
+    this.decodeCount = 0;
+    this.prev = { t: 0, frames: 0, bytes: 0 };
+  }
+
+  recordDecode(ms) {
+    this.decodeSum += ms;
+    this.decodeCount++;
+  }
+
+  recordVideo(msg, bytes) {
+    this.videoMessages++;
+    this.videoBytes += bytes;
+    this.lastFrameId = msg.frameId;
+    if (msg.endOfFrame && msg.keyframe) this.keyframes++;
+    if (msg.endOfFrame && msg.refresh) this.refreshes++;
+    if (msg.endOfFrame) this.lastFrameRefresh = msg.refresh;
+  }
+
+  /** Updates the rates; call about once a second with the current time in ms. */
+  tick(now) {
+    const dt = (now - this.prev.t) / 1000;
+    if (this.prev.t && dt > 0) {
+      this.fps = round1((this.framesDecoded - this.prev.frames) / dt);
+      this.bitrateKbps = round1(((this.videoBytes - this.prev.bytes) * 8) / 1000 / dt);
+    }
+    this.decodeMs = this.decodeCount ? round1(this.decodeSum / this.decodeCount) : 0;
+    this.decodeSum = 0;
+    this.decodeCount = 0;
+    this.prev = { t: now, frames: this.framesDecoded, bytes: this.videoBytes };
+  }
+
+  /** Rows for the overlay: [label, value]. */
+  rows() {
+    return [
+      ['state', this.connectedState],
+      ['codec', this.codec || '—'],
+      ['frame', this.frameWidth ? `${this.frameWidth}×${this.frameHeight}` : '—'],
+      ['fps', String(this.fps)],
+      ['bitrate', `${this.bitrateKbps} kbit/s`],
+      ['decode', `${this.decodeMs} ms`],
+      ['round trip', this.rttMs === null ? '—' : `${this.rttMs} ms`],
+      ['frames', String(this.framesDecoded)],
+      ['video', `${(this.videoBytes / 1e6).toFixed(2)} MB`],
+      ['dropped', String(this.droppedMessages)],
+      ['errors', String(this.decodeErrors)],
+    ];
+  }
+}
+
+const round1 = (v) => Math.round(v * 10) / 10;
+
+/** Renders the rows into a <dl>, reusing its elements. */
+export function renderStats(dl, stats) {
+  const rows = stats.rows();
+  while (dl.children.length < rows.length * 2) {
+    dl.append(document.createElement('dt'), document.createElement('dd'));
+  }
+  rows.forEach(([k, v], i) => {
+    dl.children[2 * i].textContent = k;
+    dl.children[2 * i + 1].textContent = v;
+  });
+}
