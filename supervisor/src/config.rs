@@ -107,6 +107,8 @@ const COMPONENT_SETTINGS: &[(&str, Check)] = &[
     ("tls", Check::Bool),
     ("tls_cert", Check::Path),
     ("tls_key", Check::Path),
+    ("wallpaper", Check::Path),
+    ("desktop_apps", Check::DesktopIds),
 ];
 
 /// The supervisor's own file keys (the environment name is `SKERRY_<KEY>` unless noted).
@@ -143,6 +145,8 @@ enum Check {
     Word,
     Bool,
     Path,
+    /// A comma-separated list of desktop-file ids.
+    DesktopIds,
 }
 
 /// Environment first, then the file, each value remembered with where it came from.
@@ -269,6 +273,12 @@ fn check(kind: Check, s: &str) -> Result<(), &'static str> {
         }
         Check::Bool => parse_bool(s).is_some(),
         Check::Path => s.starts_with('/'),
+        Check::DesktopIds => s.split(',').map(str::trim).all(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }),
     };
     if ok {
         return Ok(());
@@ -282,6 +292,7 @@ fn check(kind: Check, s: &str) -> Result<(), &'static str> {
         Check::Word => "a name made of letters, digits, - and _",
         Check::Bool => "on or off (also true/false, yes/no, 1/0)",
         Check::Path => "an absolute path",
+        Check::DesktopIds => "desktop-file ids separated by commas, like foot,chromium.desktop",
     })
 }
 

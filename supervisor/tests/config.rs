@@ -358,10 +358,8 @@ fn default_services_are_the_appliance() {
     assert_eq!(names, ["compositor", "app", "streamer"]);
     assert_eq!(specs[0].program, dir.path().join("skerry-compositor"));
     assert!(specs[0].plan.critical && specs[0].notify);
-    assert_eq!(
-        specs[0].ready_path.as_deref(),
-        Some("$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY")
-    );
+    // Ready only on READY=1, which carries Xwayland's DISPLAY for the apps started after.
+    assert_eq!(specs[0].ready_path, None);
     assert_eq!(specs[1].plan.after, [0]);
     assert!(specs[1].plan.ready_on_start && !specs[1].plan.critical);
     assert_eq!(specs[2].plan.after, [0]);
@@ -383,5 +381,34 @@ fn default_services_are_the_appliance() {
         errs[0]
             .to_string()
             .contains("\"skerry-compositor\" not found next to skerry-init")
+    );
+}
+
+#[test]
+fn shell_settings_from_the_file_are_checked_and_passed_on() {
+    let c = parse(
+        &[],
+        Some("wallpaper = \"/config/wall.png\"\ndesktop_apps = \"foot, chromium.desktop\"\n"),
+    )
+    .expect("valid");
+    assert!(
+        c.exports
+            .contains(&("SKERRY_WALLPAPER".into(), "/config/wall.png".into()))
+    );
+    assert!(c.exports.contains(&(
+        "SKERRY_DESKTOP_APPS".into(),
+        "foot, chromium.desktop".into()
+    )));
+    let errs = errors(
+        &[
+            ("SKERRY_WALLPAPER", "wall.png"),
+            ("SKERRY_DESKTOP_APPS", "foot,../x"),
+        ],
+        None,
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("SKERRY_DESKTOP_APPS")),
+        "{errs:?}"
     );
 }
