@@ -79,10 +79,12 @@ fn default_services_are_wired_as_the_appliance_needs() {
             install(dir, "app", &fake("app", false, ""));
         },
     );
+    // The app counts as ready once started; wait for it to have written its environment too.
     assert!(
         wait_for(Duration::from_secs(20), || app
             .status()
-            .is_some_and(|s| s["ready"] == true)),
+            .is_some_and(|s| s["ready"] == true)
+            && !env_of(&app, "app").is_empty()),
         "not ready:\n{}",
         app.log()
     );
