@@ -4,6 +4,8 @@
 
 mod harness;
 
+use std::sync::{Arc, Mutex};
+
 use harness::Harness;
 use skerry_compositor::{
     decoration::{BUTTON_W, Palette, TITLE_H},
@@ -311,4 +313,97 @@ fn super_tap_focuses_the_panel_and_delivers_the_key() {
     let frame = h.rect(h.window_id("app"));
     h.click(f64::from(frame.x + 20), f64::from(frame.y + TITLE_H + 20));
     assert_eq!(h.client.keyboard_focus, Some(app));
+}
+
+#[test]
+fn title_bar_is_drawn_at_the_physical_size_at_fractional_scale() {
+    let mut h = Harness::with_config(|c| c.scale = 1.5);
+    let (_w, frame) = mapped(&mut h, "scaled", 300, 200);
+    let p = |v: i32| (f64::from(v) * 1.5).round() as i32;
+    let bar = bgra(Palette::ACTIVE.title);
+    // The bar covers exactly its physical rows: the last bar row, then the content.
+    let x = p(frame.x) + 4;
+    assert_eq!(h.pixel(x, p(frame.y)), bar);
+    assert_eq!(h.pixel(x, p(frame.y + TITLE_H) - 1), bar);
+    assert_eq!(h.pixel(x, p(frame.y + TITLE_H)), bgra(0xff3366cc));
+    // The border is one physical pixel or more, just outside the frame.
+    assert_eq!(
+        h.pixel(p(frame.x) - 1, p(frame.y + 50)),
+        bgra(Palette::ACTIVE.border)
+    );
+}
+
+#[test]
+fn hovering_highlights_buttons_and_edges_set_resize_cursors() {
+    use smithay::input::pointer::{CursorIcon, CursorImageStatus};
+    let mut h = Harness::new();
+    let (_w, frame) = mapped(&mut h, "hover", 400, 300);
+    let (cx, cy) = (frame.x + frame.w - BUTTON_W / 2, frame.y + TITLE_H / 2);
+    // Not hovered: the close button's corner has the bar colour.
+    assert_eq!(h.pixel(cx - 12, cy - 10), bgra(Palette::ACTIVE.title));
+    let damage = Arc::new(Mutex::new(Vec::new()));
+    let sink = damage.clone();
+    h.compositor.with_state(move |s| {
+        s.frame_listeners.push(Box::new(Recorder(sink)));
+        s.pointer_motion_absolute(f64::from(cx), f64::from(cy));
+        s.pointer_frame();
+    });
+    let hovered = h.pixel(cx - 12, cy - 10);
+    assert_ne!(
+        hovered,
+        bgra(Palette::ACTIVE.title),
+        "close button highlighted"
+    );
+    assert!(hovered[2] > 150 && hovered[1] < 100, "red: {hovered:?}");
+    // Only the title bar was repainted.
+    let rects = damage.lock().expect("damage").clone();
+    assert!(!rects.is_empty());
+    for r in rects {
+        assert!(
+            r.0 >= frame.x
+                && r.1 >= frame.y
+                && r.0 + r.2 <= frame.x + frame.w
+                && r.1 + r.3 <= frame.y + TITLE_H,
+            "damage {r:?} outside the title bar of {frame:?}"
+        );
+    }
+    // Edges show resize cursors; content leaves the cursor to the client.
+    let cursor_at = |h: &mut Harness, x: i32, y: i32| {
+        h.compositor.with_state(move |s| {
+            s.pointer_motion_absolute(f64::from(x), f64::from(y));
+            s.pointer_frame();
+            s.cursor_status.clone()
+        })
+    };
+    assert_eq!(
+        cursor_at(&mut h, frame.x + frame.w + 2, frame.y + 150),
+        CursorImageStatus::Named(CursorIcon::EResize)
+    );
+    assert_eq!(
+        cursor_at(&mut h, frame.x + frame.w + 2, frame.y + frame.h + 2),
+        CursorImageStatus::Named(CursorIcon::SeResize)
+    );
+    assert_eq!(
+        cursor_at(&mut h, frame.x + 100, frame.y - 3),
+        CursorImageStatus::Named(CursorIcon::NResize)
+    );
+}
+
+/// Records the damage rectangles (x, y, w, h) of every rendered frame.
+struct Recorder(Arc<Mutex<Vec<(i32, i32, i32, i32)>>>);
+
+impl skerry_compositor::hooks::FrameListener for Recorder {
+    fn on_frame_rendered(
+        &mut self,
+        _image: &skerry_compositor::hooks::OutputImage<'_>,
+        damage: &[smithay::utils::Rectangle<i32, smithay::utils::Physical>],
+    ) {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend(
+                damage
+                    .iter()
+                    .map(|r| (r.loc.x, r.loc.y, r.size.w, r.size.h)),
+            );
+        }
+    }
 }

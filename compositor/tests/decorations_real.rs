@@ -1,6 +1,6 @@
 //! Decorations on real programs from Debian, against the compositor running in-process:
 //! `foot` (which asks for server-side decorations) and an X11 `xterm` get a title bar that
-//! `grim` sees above their content, and the close button makes foot exit. The screenshot is
+//! `grim` sees above their content, and the close button makes both exit. The screenshot is
 //! kept as an artifact (`$SKERRY_ARTIFACTS`, else the target directory) for a human to look at.
 
 mod common;
@@ -175,7 +175,7 @@ fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
 }
 
 #[test]
-fn xterm_gets_a_title_bar() {
+fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
     require(&["xterm", "Xwayland", "grim"]);
     let d = Desktop::start(true);
     let display = wait_for("Xwayland", Duration::from_secs(30), || {
@@ -184,12 +184,28 @@ fn xterm_gets_a_title_bar() {
     let mut cmd = d.command("xterm");
     cmd.env("DISPLAY", format!(":{display}"))
         .args(["-class", "SsdXterm", "-bg", "#102030", "-e", "sleep", "600"]);
-    let _xterm = Guard(cmd.spawn().expect("start xterm"));
+    let mut xterm = Guard(cmd.spawn().expect("start xterm"));
     let frame = d.frame("SsdXterm");
     wait_for("xterm under a title bar", Duration::from_secs(20), || {
         let shot = d.grim("xterm-decorated.png");
         let bar = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H / 2);
         let content = rgb_at(&shot, frame.x + frame.w / 2, frame.y + frame.h - 4);
         (bar == rgb(Palette::ACTIVE.title) && content == [0x10, 0x20, 0x30]).then_some(())
+    });
+    // The close button sends WM_DELETE_WINDOW, on which xterm exits.
+    let (x, y) = (
+        f64::from(frame.x + frame.w - BUTTON_W / 2),
+        f64::from(frame.y + TITLE_H / 2),
+    );
+    d.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(x, y);
+        s.pointer_frame();
+        s.pointer_button(0x110, true);
+        s.pointer_frame();
+        s.pointer_button(0x110, false);
+        s.pointer_frame();
+    });
+    wait_for("xterm to exit", Duration::from_secs(20), || {
+        xterm.0.try_wait().ok().flatten()
     });
 }
