@@ -389,8 +389,11 @@ fn hovering_highlights_buttons_and_edges_set_resize_cursors() {
     );
 }
 
-/// Records the damage rectangles (x, y, w, h) of every rendered frame.
-struct Recorder(Arc<Mutex<Vec<(i32, i32, i32, i32)>>>);
+/// A damage rectangle: x, y, w, h in output pixels.
+type DamageRect = (i32, i32, i32, i32);
+
+/// Records the damage rectangles of every rendered frame.
+struct Recorder(Arc<Mutex<Vec<DamageRect>>>);
 
 impl skerry_compositor::hooks::FrameListener for Recorder {
     fn on_frame_rendered(
