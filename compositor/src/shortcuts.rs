@@ -9,8 +9,8 @@
 //!   the layer-shell surface whose namespace is [`PANEL_NAMESPACE`] and delivers that
 //!   surface the Super press and release; the shell opens its menu on the release. The panel
 //!   keeps keyboard focus until a window is clicked or activated (or the panel goes away).
-//!   Super pressed together with another key is not a tap: that key goes to the focused
-//!   client as usual.
+//!   Super pressed together with another key is not a tap: the focused client then gets
+//!   the Super press, that key and the Super release, as if nothing had been held back.
 
 use std::collections::HashSet;
 
@@ -101,7 +101,8 @@ impl Skerry {
             }
             return Action::Forward;
         }
-        // Any other key pressed while Super is down: not a tap.
+        // Any other key pressed while Super is down: not a tap (the caller replays the
+        // Super press to the client first).
         sc.super_tap = None;
         if syms.iter().any(|s| is_super(*s)) && !mods.alt && !mods.ctrl && !mods.shift {
             sc.super_tap = Some(code);
@@ -134,9 +135,17 @@ impl Skerry {
         let code = Keycode::new(evdev_code + 8);
         let time = self.now_msec();
         let serial = SERIAL_COUNTER.next_serial();
+        let kb = keyboard.clone();
         let action = keyboard.input(self, code, state, serial, time, |state, mods, handle| {
             let mut syms: Vec<Keysym> = handle.raw_syms().to_vec();
             syms.push(handle.modified_sym());
+            if pressed && let Some(held) = state.shortcuts.super_tap.take() {
+                // Super is part of a combination: the focused client gets its press now
+                // (with the modifiers), then this key, and later the Super release.
+                state.shortcuts.swallowed.remove(&held);
+                let serial = SERIAL_COUNTER.next_serial();
+                kb.input_forward(state, held, KeyState::Pressed, serial, time, true);
+            }
             match state.classify_key(code, pressed, mods, &syms) {
                 Action::Forward => FilterResult::Forward,
                 other => FilterResult::Intercept(other),

@@ -296,7 +296,16 @@ fn super_tap_focuses_the_panel_and_delivers_the_key() {
     h.key(KEY_A, false);
     h.key(KEY_LEFTMETA, false);
     assert_eq!(h.client.keyboard_focus, Some(app));
-    assert!(h.client.keys.contains(&(Some(app), KEY_A, true)));
+    assert_eq!(
+        h.client.keys,
+        vec![
+            (Some(app), KEY_LEFTMETA, true),
+            (Some(app), KEY_A, true),
+            (Some(app), KEY_A, false),
+            (Some(app), KEY_LEFTMETA, false)
+        ],
+        "a Super combination reaches the client whole"
+    );
 
     h.client.keys.clear();
     h.key(KEY_LEFTMETA, true);
