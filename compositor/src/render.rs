@@ -211,7 +211,7 @@ impl Skerry {
         push_layers(&mut trees, Layer::Background);
         drop(layers);
 
-        let mut elements = Vec::new();
+        let mut elements: Vec<SkerryElement> = self.switcher_element().into_iter().collect();
         let mut next_decoration = decorations.into_iter().peekable();
         for (i, (surface, loc)) in trees.into_iter().enumerate() {
             let physical: Point<i32, Physical> = loc.to_f64().to_physical(scale).to_i32_round();

@@ -3,6 +3,7 @@
 //! - **Alt+Tab / Alt+Shift+Tab** cycle through the windows, most recently used first
 //!   (the stacking order, since focusing raises), minimized ones included. The switch is
 //!   committed when Alt is released: the chosen window is raised, restored and focused.
+//!   While Alt is held a centred overlay lists the titles with the selection highlighted.
 //! - **Alt+F4** asks the focused window to close.
 //! - **Super tapped alone** (pressed and released with no other key in between) opens the
 //!   start menu. The contract with the desktop shell: the compositor gives keyboard focus to
@@ -38,6 +39,8 @@ pub struct Shortcuts {
     swallowed: HashSet<Keycode>,
     /// The panel surface holding keyboard focus after a Super tap.
     layer_focus: Option<WlSurface>,
+    /// The Alt+Tab overlay's image.
+    overlay: crate::decoration::SwitcherOverlay,
 }
 
 impl Shortcuts {
@@ -161,6 +164,8 @@ impl Skerry {
                     self.activate_window(target);
                 }
                 self.shortcuts.switcher = None;
+                self.shortcuts.overlay.clear();
+                self.schedule_render();
             }
             Some(Action::Close) => {
                 if let Some(id) = self.layout.focus() {
@@ -187,6 +192,34 @@ impl Skerry {
             (*index + 1) % n
         };
         tracing::debug!(target = ?order.get(*index), "window switcher step");
+        self.schedule_render();
+    }
+
+    /// The Alt+Tab overlay while the switcher is open.
+    pub(crate) fn switcher_element(&mut self) -> Option<crate::backend::SkerryElement> {
+        let (order, index) = self.shortcuts.switcher.as_ref()?;
+        let titles: Vec<String> = order
+            .iter()
+            .map(|id| {
+                self.windows
+                    .get(id)
+                    .map(|m| {
+                        if m.title.is_empty() {
+                            m.app_id.clone()
+                        } else {
+                            m.title.clone()
+                        }
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let index = *index;
+        let output = self.layout.output();
+        let scale = self.scale();
+        let renderer = self.backend.renderer();
+        self.shortcuts
+            .overlay
+            .element(renderer, output, scale, &titles, index)
     }
 
     /// Super tapped alone: keyboard focus to the shell's panel, which gets the key.

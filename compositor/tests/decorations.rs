@@ -225,8 +225,22 @@ fn alt_tab_switches_on_alt_release_and_alt_f4_closes() {
         Some(idb),
         "not committed while Alt is held"
     );
+    // The overlay lists both windows, the second row (the target) highlighted.
+    use skerry_compositor::decoration::SwitcherOverlay;
+    let overlay = SwitcherOverlay::rect(Rect::new(0, 0, 1920, 1080), 2);
+    let selected = skerry_compositor::decoration::switcher::SELECTED;
+    assert_eq!(
+        h.pixel(overlay.x + 10, overlay.y + 8 + 30 + 3),
+        bgra(selected)
+    );
+    assert_ne!(h.pixel(overlay.x + 10, overlay.y + 8 + 3), bgra(selected));
     h.key(KEY_LEFTALT, false);
     assert_eq!(h.compositor.with_state(|s| s.layout.focus()), Some(ida));
+    assert_ne!(
+        h.pixel(overlay.x + 10, overlay.y + 8 + 30 + 3),
+        bgra(selected),
+        "the overlay is gone"
+    );
     assert_eq!(h.client.keyboard_focus, Some(a.surface.id().protocol_id()));
     assert!(
         !h.client.keys.iter().any(|(_, k, _)| *k == KEY_TAB),

@@ -14,7 +14,7 @@ use std::{
 use common::{Guard, have, wait_for};
 use skerry_compositor::{
     CompositorThread, Config,
-    decoration::{BUTTON_W, Palette, TITLE_H},
+    decoration::{BUTTON_W, Palette, SwitcherOverlay, TITLE_H, switcher},
     layout::Rect,
 };
 
@@ -154,6 +154,22 @@ fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
         [0x20, 0x30, 0x40],
         "foot's content starts right below the bar"
     );
+
+    // Alt+Tab shows the switcher overlay above foot (kept as an artifact to look at).
+    const KEY_LEFTALT: u32 = 56;
+    const KEY_TAB: u32 = 15;
+    d.compositor.with_state(|s| {
+        s.keyboard_key(KEY_LEFTALT, true);
+        s.keyboard_key(KEY_TAB, true);
+        s.keyboard_key(KEY_TAB, false);
+    });
+    let overlay = SwitcherOverlay::rect(Rect::new(0, 0, 1280, 720), 1);
+    wait_for("the Alt+Tab overlay", Duration::from_secs(20), || {
+        let shot = d.grim("alt-tab.png");
+        (rgb_at(&shot, overlay.x + 10, overlay.y + 12) == rgb(switcher::SELECTED)).then_some(())
+    });
+    d.compositor
+        .with_state(|s| s.keyboard_key(KEY_LEFTALT, false));
 
     let (x, y) = (
         f64::from(frame.x + frame.w - BUTTON_W / 2),

@@ -67,7 +67,7 @@ impl Palette {
     }
 }
 
-fn font() -> Option<&'static FontVec> {
+pub(super) fn font() -> Option<&'static FontVec> {
     static FONT: OnceLock<Option<FontVec>> = OnceLock::new();
     FONT.get_or_init(|| {
         let font = FONT_PATHS.iter().find_map(|path| {
@@ -215,10 +215,10 @@ impl DecorationCache {
 }
 
 /// A premultiplied B,G,R,A image being drawn on.
-struct Canvas {
-    w: i32,
-    h: i32,
-    px: Vec<u8>,
+pub(super) struct Canvas {
+    pub(super) w: i32,
+    pub(super) h: i32,
+    pub(super) px: Vec<u8>,
 }
 
 impl Canvas {
@@ -238,7 +238,7 @@ impl Canvas {
         self.px[i + 3] = (255.0 * a + d * (1.0 - a)).round() as u8;
     }
 
-    fn fill(&mut self, x: i32, y: i32, w: i32, h: i32, argb: u32) {
+    pub(super) fn fill(&mut self, x: i32, y: i32, w: i32, h: i32, argb: u32) {
         for yy in y..y + h {
             for xx in x..x + w {
                 self.blend(xx, yy, argb, 1.0);
@@ -342,7 +342,7 @@ fn draw_icon(
 }
 
 /// Lays out `text` on one line from `x` and clips it with an ellipsis before `max_x`.
-fn draw_text(
+pub(super) fn draw_text(
     canvas: &mut Canvas,
     font: &FontVec,
     text: &str,

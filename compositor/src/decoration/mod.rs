@@ -23,12 +23,14 @@
 //! focus or hovered button changes (see `draw.rs`).
 
 mod draw;
+pub mod switcher;
 
 use std::time::{Duration, Instant};
 
 use crate::{grabs::Edges, layout::Rect};
 
 pub use draw::{DecorationCache, Look, Palette};
+pub use switcher::SwitcherOverlay;
 
 /// Height of the title bar, logical pixels.
 pub const TITLE_H: i32 = 28;
