@@ -63,7 +63,7 @@ impl Skerry {
                 return Some((s, p.to_f64()));
             }
         }
-        if self.decoration_at(pos).is_some() {
+        if self.window_decoration_at(pos).is_some() {
             // Title bars, borders and resize margins belong to the compositor.
             return None;
         }

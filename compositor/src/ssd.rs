@@ -9,10 +9,11 @@
 use std::time::Instant;
 
 use smithay::{
-    desktop::Window,
+    desktop::{Window, layer_map_for_output},
     input::pointer::{CursorIcon, CursorImageStatus, Focus, GrabStartData},
     reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode,
     utils::{Logical, Point, SERIAL_COUNTER},
+    wayland::shell::wlr_layer::Layer,
 };
 
 use crate::{
@@ -69,6 +70,15 @@ impl Skerry {
     /// The decoration under a point: the top-most visible window whose frame (or resize
     /// margin) holds the point decides; `None` if that is a client's content or nothing.
     pub fn decoration_at(&self, pos: Point<f64, Logical>) -> Option<(WindowId, Hit)> {
+        if self.covered_above_windows(pos) {
+            return None;
+        }
+        self.window_decoration_at(pos)
+    }
+
+    /// Like [`Skerry::decoration_at`] for a caller that has already looked above the
+    /// windows (and may hold the layer map's lock).
+    pub(crate) fn window_decoration_at(&self, pos: Point<f64, Logical>) -> Option<(WindowId, Hit)> {
         for ws in self.layout.visible_top_down() {
             if self.is_decorated(ws.id)
                 && let Some(hit) = decoration::hit(ws.rect, pos.x, pos.y)
@@ -84,6 +94,22 @@ impl Skerry {
             }
         }
         None
+    }
+
+    /// Whether something drawn above all windows (top and overlay layers, X11 menus and
+    /// tooltips) is at a point, hiding any decoration there.
+    fn covered_above_windows(&self, pos: Point<f64, Logical>) -> bool {
+        let on_layer = {
+            let map = layer_map_for_output(&self.output);
+            map.layer_under(Layer::Top, pos).is_some()
+                || map.layer_under(Layer::Overlay, pos).is_some()
+        };
+        on_layer
+            || self.override_redirect.iter().any(|m| {
+                m.window
+                    .x11_surface()
+                    .is_some_and(|x| x.geometry().to_f64().contains(pos))
+            })
     }
 
     /// The decoration elements of a window, top-most first (empty when undecorated).

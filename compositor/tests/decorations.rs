@@ -60,7 +60,7 @@ fn drag(h: &mut Harness, from: (f64, f64), to: (f64, f64)) {
 #[test]
 fn server_side_window_gets_a_title_bar_above_its_content() {
     let mut h = Harness::new();
-    let (_w, frame) = mapped(&mut h, "ssd", 400, 300);
+    let (w, frame) = mapped(&mut h, "ssd", 400, 300);
     assert_eq!(
         (frame.w, frame.h),
         (400, 300 + TITLE_H),
@@ -93,6 +93,28 @@ fn server_side_window_gets_a_title_bar_above_its_content() {
         bright
     });
     assert!(text > 10, "title text pixels: {text}");
+    // A new title is drawn: the text area changes.
+    let title_area = |h: &mut Harness| {
+        h.pixel(frame.x, frame.y);
+        h.compositor.with_state(move |s| {
+            let img = s.backend.image();
+            let mut bytes = Vec::new();
+            for y in frame.y..frame.y + TITLE_H {
+                let off = (y as u32 * img.stride + frame.x as u32 * 4) as usize;
+                bytes.extend_from_slice(&img.bytes[off..off + 200 * 4]);
+            }
+            bytes
+        })
+    };
+    let before = title_area(&mut h);
+    w.toplevel.set_title("A much longer title".into());
+    w.surface.commit();
+    h.roundtrip();
+    assert_ne!(
+        title_area(&mut h),
+        before,
+        "title bar redrawn with the new title"
+    );
     // A second window takes focus: the first bar turns inactive.
     let b = h.toplevel("plain");
     h.show(&b, 100, 100);
