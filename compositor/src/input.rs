@@ -9,12 +9,9 @@
 //! confinement keeps the pointer on its surface (and in its region, if one was given).
 
 use smithay::{
-    backend::input::{Axis, AxisSource, ButtonState, KeyState, Keycode},
+    backend::input::{Axis, AxisSource, ButtonState},
     desktop::{WindowSurfaceType, layer_map_for_output, utils::under_from_surface_tree},
-    input::{
-        keyboard::FilterResult,
-        pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent},
-    },
+    input::pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent},
     reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Logical, Point, SERIAL_COUNTER},
     wayland::{
@@ -66,11 +63,16 @@ impl Skerry {
                 return Some((s, p.to_f64()));
             }
         }
+        if self.window_decoration_at(pos).is_some() {
+            // Title bars, borders and resize margins belong to the compositor.
+            return None;
+        }
         for ws in self.layout.visible_top_down() {
             let Some(managed) = self.windows.get(&ws.id) else {
                 continue;
             };
-            let win_loc: Point<i32, Logical> = (ws.rect.x, ws.rect.y).into();
+            let content = self.content_rect(ws.id).unwrap_or(ws.rect);
+            let win_loc: Point<i32, Logical> = (content.x, content.y).into();
             if managed.window.toplevel().is_some() {
                 let render_loc = win_loc - managed.window.geometry().loc;
                 if let Some((s, p)) = managed
@@ -203,6 +205,9 @@ impl Skerry {
         if self.confinement_blocks(pos, &under) {
             return;
         }
+        if !pointer.is_grabbed() {
+            self.decoration_motion(pos);
+        }
         let time = self.now_msec();
         pointer.motion(
             self,
@@ -241,17 +246,21 @@ impl Skerry {
         } else {
             ButtonState::Released
         };
+        let pos = pointer.current_location();
         if pressed && !pointer.is_grabbed() {
-            let pos = pointer.current_location();
             let on_layer = {
                 let map = layer_map_for_output(&self.output);
                 map.layer_under(Layer::Top, pos).is_some()
                     || map.layer_under(Layer::Overlay, pos).is_some()
             };
-            if !on_layer {
+            if !on_layer && !self.decoration_press(button, pos) {
+                self.shortcuts.clear_layer_focus();
                 self.layout.click(pos.x, pos.y);
                 self.apply_layout();
             }
+        } else if !pressed {
+            // A title-bar button acts on release; the pointer has no client focus there.
+            self.decoration_release(pos);
         }
         let time = self.now_msec();
         pointer.button(
@@ -300,22 +309,7 @@ impl Skerry {
     /// A key (evdev code, without the +8 xkb offset) pressed or released on the seat's
     /// keyboard with the compositor's keymap.
     pub fn keyboard_key(&mut self, evdev_code: u32, pressed: bool) {
-        let Some(keyboard) = self.seat.get_keyboard() else {
-            return;
-        };
-        let state = if pressed {
-            KeyState::Pressed
-        } else {
-            KeyState::Released
-        };
-        let time = self.now_msec();
-        keyboard.input::<(), _>(
-            self,
-            Keycode::new(evdev_code + 8),
-            state,
-            SERIAL_COUNTER.next_serial(),
-            time,
-            |_, _, _| FilterResult::Forward,
-        );
+        // Compositor shortcuts (Alt+Tab, Alt+F4, Super) are taken out first.
+        self.handle_key(evdev_code, pressed);
     }
 }

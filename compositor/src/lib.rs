@@ -16,6 +16,7 @@
 pub mod backend;
 pub mod config;
 pub mod cursor;
+pub mod decoration;
 pub mod grabs;
 mod handlers;
 pub mod hooks;
@@ -23,6 +24,8 @@ pub mod input;
 pub mod layout;
 pub mod protocols;
 pub mod render;
+pub mod shortcuts;
+mod ssd;
 pub mod state;
 pub mod windows;
 

@@ -166,7 +166,9 @@ impl Skerry {
     /// layers. The cursor is not included (viewers draw it).
     pub(crate) fn render_elements(&mut self) -> Vec<SkerryElement> {
         let scale = self.scale();
+        // Surface trees and, between them, the windows' decorations (drawn below content).
         let mut trees: Vec<(WlSurface, Point<i32, Logical>)> = Vec::new();
+        let mut decorations: Vec<(usize, crate::layout::WindowId)> = Vec::new();
 
         let layers = layer_map_for_output(&self.output);
         let push_layers = |trees: &mut Vec<_>, layer: Layer| {
@@ -200,25 +202,35 @@ impl Skerry {
             } else {
                 Point::default()
             };
-            let loc = Point::from((ws.rect.x, ws.rect.y)) - geo_loc;
+            let content = self.content_rect(ws.id).unwrap_or(ws.rect);
+            let loc = Point::from((content.x, content.y)) - geo_loc;
             push_with_popups(&mut trees, &surface, loc, geo_loc);
+            decorations.push((trees.len(), ws.id));
         }
         push_layers(&mut trees, Layer::Bottom);
         push_layers(&mut trees, Layer::Background);
         drop(layers);
 
-        let renderer = self.backend.renderer();
-        let mut elements = Vec::new();
-        for (surface, loc) in trees {
+        let mut elements: Vec<SkerryElement> = self.switcher_element().into_iter().collect();
+        let mut next_decoration = decorations.into_iter().peekable();
+        for (i, (surface, loc)) in trees.into_iter().enumerate() {
             let physical: Point<i32, Physical> = loc.to_f64().to_physical(scale).to_i32_round();
-            elements.extend(render_elements_from_surface_tree(
-                renderer,
-                &surface,
-                physical,
-                scale,
-                1.0,
-                Kind::Unspecified,
-            ));
+            let renderer = self.backend.renderer();
+            elements.extend(
+                render_elements_from_surface_tree(
+                    renderer,
+                    &surface,
+                    physical,
+                    scale,
+                    1.0,
+                    Kind::Unspecified,
+                )
+                .into_iter()
+                .map(SkerryElement::Surface),
+            );
+            while let Some((_, id)) = next_decoration.next_if(|(after, _)| *after == i + 1) {
+                elements.extend(self.decoration_elements(id));
+            }
         }
         elements
     }

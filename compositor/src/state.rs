@@ -92,6 +92,8 @@ pub struct Managed {
     pub foreign: Option<ForeignToplevelHandle>,
     pub title: String,
     pub app_id: String,
+    /// Whether the compositor draws this window's decorations (see `decoration`).
+    pub ssd: bool,
 }
 
 impl Managed {
@@ -158,6 +160,12 @@ pub struct Skerry {
     /// X11 override-redirect windows (menus, tooltips): placed by X11, drawn above windows.
     pub override_redirect: Vec<Managed>,
     next_window_id: u64,
+    /// Title-bar images and element ids per decorated window.
+    pub(crate) decoration_caches: HashMap<WindowId, crate::decoration::DecorationCache>,
+    /// Hover, pressed button and double-click state of the decorations.
+    pub decoration_input: crate::decoration::DecorationInput,
+    /// Compositor keyboard shortcuts (window switcher, start-menu key).
+    pub shortcuts: crate::shortcuts::Shortcuts,
 
     // Output and rendering.
     pub output: Output,
@@ -303,6 +311,9 @@ impl Skerry {
             pending_windows: Vec::new(),
             override_redirect: Vec::new(),
             next_window_id: 1,
+            decoration_caches: HashMap::new(),
+            decoration_input: Default::default(),
+            shortcuts: Default::default(),
             output,
             backend,
             stats: Stats::default(),

@@ -49,7 +49,14 @@ impl Skerry {
         }
         let id = self.alloc_window_id();
         let size = window.geometry().size;
-        self.layout.add_window(id, size.w, size.h);
+        let ssd = crate::ssd::wants_ssd(&window);
+        let title_h = if ssd && !self.layout.single_app() {
+            crate::decoration::TITLE_H
+        } else {
+            0
+        };
+        let h = if size.h > 0 { size.h + title_h } else { 0 };
+        self.layout.add_window(id, size.w, h);
         let (title, app_id) = window_names(&window);
         let foreign = Some(
             self.foreign_toplevel_list_state
@@ -63,6 +70,7 @@ impl Skerry {
                 foreign,
                 title,
                 app_id,
+                ssd,
             },
         );
         self.update_limits(id);
@@ -82,6 +90,7 @@ impl Skerry {
             self.foreign_toplevel_list_state.remove_toplevel(&handle);
         }
         self.layout.remove_window(id);
+        self.decoration_caches.remove(&id);
         tracing::info!(window = id.0, "window unmapped");
         self.apply_layout();
     }
@@ -107,20 +116,31 @@ impl Skerry {
         } else {
             return;
         };
+        // Limits are the client's content; the layout works with frames.
+        let title_h = self.title_height(id);
+        let add = |v: i32| if v > 0 { v + title_h } else { v };
         self.layout.set_limits(
             id,
             Limits {
                 min_w: min.w,
-                min_h: min.h,
+                min_h: add(min.h),
                 max_w: max.w,
-                max_h: max.h,
+                max_h: add(max.h),
             },
         );
     }
 
     /// A client committed a new size for a floating window, or changed its title.
     pub fn window_committed(&mut self, id: WindowId) {
+        let ssd_changed = self.windows.get_mut(&id).is_some_and(|m| {
+            let ssd = crate::ssd::wants_ssd(&m.window);
+            std::mem::replace(&mut m.ssd, ssd) != ssd
+        });
+        if ssd_changed {
+            self.decoration_caches.remove(&id);
+        }
         self.update_limits(id);
+        let title_h = self.title_height(id);
         let Some(managed) = self.windows.get_mut(&id) else {
             return;
         };
@@ -147,11 +167,15 @@ impl Skerry {
             && is_wayland
             && size.w > 0
             && size.h > 0
-            && (ws.rect.w, ws.rect.h) != (size.w, size.h)
+            && (ws.rect.w, ws.rect.h) != (size.w, size.h + title_h)
         {
-            self.layout.resize_window(id, size.w, size.h);
+            self.layout.resize_window(id, size.w, size.h + title_h);
             self.apply_layout();
-        } else if renamed {
+        } else if renamed || ssd_changed {
+            if ssd_changed {
+                self.apply_layout();
+            }
+            self.schedule_render();
             self.notify_toplevels();
         }
     }
@@ -164,7 +188,13 @@ impl Skerry {
                 continue;
             };
             let activated = focus == Some(ws.id);
-            let rect = Rectangle::new((ws.rect.x, ws.rect.y).into(), (ws.rect.w, ws.rect.h).into());
+            // Clients are configured to their content: the frame minus the title bar.
+            let content = if self.is_decorated(ws.id) {
+                crate::decoration::content(ws.rect)
+            } else {
+                ws.rect
+            };
+            let rect = Rectangle::new((content.x, content.y).into(), (content.w, content.h).into());
             if let Some(toplevel) = managed.window.toplevel() {
                 toplevel.with_pending_state(|state| {
                     let set = |state: &mut smithay::wayland::shell::xdg::ToplevelState,
@@ -201,10 +231,13 @@ impl Skerry {
                 }
             }
         }
-        // Keyboard focus follows the layout's focus.
-        let target = focus
-            .and_then(|id| self.windows.get(&id))
-            .and_then(Managed::surface);
+        // Keyboard focus follows the layout's focus, unless the start-menu key gave it to
+        // the panel.
+        let target = self.shortcuts.layer_focus().or_else(|| {
+            focus
+                .and_then(|id| self.windows.get(&id))
+                .and_then(Managed::surface)
+        });
         if let Some(keyboard) = self.seat.get_keyboard() {
             set_keyboard_focus(self, &keyboard, target);
         }
@@ -261,6 +294,7 @@ impl Skerry {
 
     /// Raises, focuses and restores a window.
     pub fn activate_window(&mut self, id: WindowId) {
+        self.shortcuts.clear_layer_focus();
         self.layout.focus_window(id);
         self.apply_layout();
     }

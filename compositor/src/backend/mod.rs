@@ -19,14 +19,27 @@ mod headless;
 pub use headless::Headless;
 
 use smithay::{
-    backend::renderer::{element::surface::WaylandSurfaceRenderElement, pixman::PixmanRenderer},
+    backend::renderer::{
+        element::{
+            memory::MemoryRenderBufferRenderElement, solid::SolidColorRenderElement,
+            surface::WaylandSurfaceRenderElement,
+        },
+        pixman::PixmanRenderer,
+    },
+    render_elements,
     utils::{Physical, Rectangle, Size},
 };
 
 use crate::hooks::OutputImage;
 
-/// What a frame is made of (top-most first).
-pub type SkerryElement = WaylandSurfaceRenderElement<PixmanRenderer>;
+render_elements! {
+    /// What a frame is made of (top-most first): client surfaces and the compositor's own
+    /// decorations (solid bars and borders, rasterised titles).
+    pub SkerryElement<=PixmanRenderer>;
+    Surface=WaylandSurfaceRenderElement<PixmanRenderer>,
+    Solid=SolidColorRenderElement,
+    Image=MemoryRenderBufferRenderElement<PixmanRenderer>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

@@ -54,8 +54,8 @@ impl PointerConstraintsHandler for Skerry {
         }
         let origin = self
             .window_for_surface(surface)
-            .and_then(|id| self.layout.get(id))
-            .map(|ws| Point::<i32, Logical>::from((ws.rect.x, ws.rect.y)).to_f64());
+            .and_then(|id| self.content_rect(id))
+            .map(|r| Point::<i32, Logical>::from((r.x, r.y)).to_f64());
         if let Some(origin) = origin {
             pointer.set_location(origin + location);
         }

@@ -226,16 +226,28 @@ impl Skerry {
         pointer.set_grab(self, grab, serial, Focus::Clear);
     }
 
+    fn set_decoration_mode(&mut self, toplevel: &ToplevelSurface, mode: DecorationMode) {
+        toplevel.with_pending_state(|state| state.decoration_mode = Some(mode));
+        match self.window_for_surface(toplevel.wl_surface()) {
+            // Mapped: the frame changes, so the layout re-sends the configure.
+            Some(id) => self.window_committed(id),
+            None if toplevel.is_initial_configure_sent() => {
+                toplevel.send_pending_configure();
+            }
+            None => {}
+        }
+    }
+
     /// Keeps a popup on the output (positioner constraint adjustment).
     fn unconstrain_popup(&self, popup: &PopupSurface) {
         let Ok(root) = find_popup_root_surface(&PopupKind::Xdg(popup.clone())) else {
             return;
         };
-        let origin = if let Some(ws) = self
+        let origin = if let Some(content) = self
             .window_for_surface(&root)
-            .and_then(|id| self.layout.get(id))
+            .and_then(|id| self.content_rect(id))
         {
-            (ws.rect.x, ws.rect.y).into()
+            (content.x, content.y).into()
         } else {
             let map = smithay::desktop::layer_map_for_output(&self.output);
             match map
@@ -263,29 +275,20 @@ impl Skerry {
     }
 }
 
-// xdg-decoration: Skerry draws no decorations yet, so clients draw their own; a client that
-// insists on server-side gets what it asks for (and no frame until SSD drawing exists).
+// xdg-decoration: a client that asks for server-side decorations, or binds the protocol
+// and states no preference, gets Skerry's title bar (see `decoration`); one that asks for
+// client-side draws its own.
 impl XdgDecorationHandler for Skerry {
     fn new_decoration(&mut self, toplevel: ToplevelSurface) {
-        toplevel.with_pending_state(|state| {
-            state.decoration_mode = Some(DecorationMode::ClientSide);
-        });
+        self.set_decoration_mode(&toplevel, DecorationMode::ServerSide);
     }
 
     fn request_mode(&mut self, toplevel: ToplevelSurface, mode: DecorationMode) {
-        toplevel.with_pending_state(|state| state.decoration_mode = Some(mode));
-        if toplevel.is_initial_configure_sent() {
-            toplevel.send_pending_configure();
-        }
+        self.set_decoration_mode(&toplevel, mode);
     }
 
     fn unset_mode(&mut self, toplevel: ToplevelSurface) {
-        toplevel.with_pending_state(|state| {
-            state.decoration_mode = Some(DecorationMode::ClientSide);
-        });
-        if toplevel.is_initial_configure_sent() {
-            toplevel.send_pending_configure();
-        }
+        self.set_decoration_mode(&toplevel, DecorationMode::ServerSide);
     }
 }
 delegate_xdg_decoration!(Skerry);

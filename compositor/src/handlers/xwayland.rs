@@ -196,6 +196,7 @@ fn unmanaged(window: X11Surface) -> Managed {
         foreign: None,
         title: String::new(),
         app_id: String::new(),
+        ssd: false,
     }
 }
 
@@ -249,9 +250,11 @@ impl XwmHandler for Skerry {
         match self.x11_window_id(&window) {
             Some(id) => {
                 if let Some(ws) = self.layout.get(id) {
+                    // X11 asks for its content size; the layout holds the frame.
+                    let title_h = self.title_height(id);
                     let (cw, ch) = (ws.rect.w, ws.rect.h);
                     let w = w.map(|w| w as i32).unwrap_or(cw);
-                    let h = h.map(|h| h as i32).unwrap_or(ch);
+                    let h = h.map(|h| h as i32 + title_h).unwrap_or(ch);
                     self.layout.resize_window(id, w, h);
                 }
                 self.apply_layout();

@@ -34,6 +34,10 @@ use wayland_protocols::wp::{
         zwp_relative_pointer_v1::{self, ZwpRelativePointerV1},
     },
 };
+use wayland_protocols::xdg::decoration::zv1::client::{
+    zxdg_decoration_manager_v1::ZxdgDecorationManagerV1,
+    zxdg_toplevel_decoration_v1::{self, ZxdgToplevelDecorationV1},
+};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup::{self, XdgPopup},
     xdg_positioner::XdgPositioner,
@@ -75,6 +79,13 @@ pub struct Client {
     pub popups_done: u32,
     /// Surface that has keyboard focus (by protocol id).
     pub keyboard_focus: Option<u32>,
+    pub decoration_manager: Option<ZxdgDecorationManagerV1>,
+    /// zxdg_toplevel_decoration_v1.configure modes received (true = server-side).
+    pub decoration_modes: Vec<bool>,
+    /// wl_keyboard.key events: (focused surface id, evdev key, pressed).
+    pub keys: Vec<(Option<u32>, u32, bool)>,
+    /// Toplevel indexes that received xdg_toplevel.close.
+    pub closes: Vec<usize>,
 }
 
 pub struct Window {
@@ -111,6 +122,9 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Client {
                 }
                 "ext_foreign_toplevel_list_v1" => {
                     state.toplevel_list = Some(registry.bind(name, 1, qh, ()))
+                }
+                "zxdg_decoration_manager_v1" => {
+                    state.decoration_manager = Some(registry.bind(name, 1, qh, ()))
                 }
                 "zwlr_layer_shell_v1" => state.layer_shell = Some(registry.bind(name, 4, qh, ())),
                 "wl_seat" => {
@@ -177,6 +191,8 @@ impl Dispatch<XdgToplevel, usize> for Client {
                 })
                 .collect();
             state.configures[*index].push((width, height, states));
+        } else if let xdg_toplevel::Event::Close = event {
+            state.closes.push(*index);
         }
     }
 }
@@ -217,6 +233,11 @@ impl Dispatch<WlKeyboard, ()> for Client {
         match event {
             Event::Enter { surface, .. } => state.keyboard_focus = Some(surface.id().protocol_id()),
             Event::Leave { .. } => state.keyboard_focus = None,
+            Event::Key { key, state: s, .. } => state.keys.push((
+                state.keyboard_focus,
+                key,
+                s == WEnum::Value(wayland_client::protocol::wl_keyboard::KeyState::Pressed),
+            )),
             _ => {}
         }
     }
@@ -409,6 +430,24 @@ delegate_noop!(Client: ignore ZwpPointerConstraintsV1);
 delegate_noop!(Client: ignore ZwpConfinedPointerV1);
 delegate_noop!(Client: ignore ZwpRelativePointerManagerV1);
 delegate_noop!(Client: ignore ZwlrLayerShellV1);
+impl Dispatch<ZxdgToplevelDecorationV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &ZxdgToplevelDecorationV1,
+        event: zxdg_toplevel_decoration_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zxdg_toplevel_decoration_v1::Event::Configure { mode } = event {
+            state
+                .decoration_modes
+                .push(mode == WEnum::Value(zxdg_toplevel_decoration_v1::Mode::ServerSide));
+        }
+    }
+}
+
+delegate_noop!(Client: ignore ZxdgDecorationManagerV1);
 delegate_noop!(Client: ignore WlCompositor);
 delegate_noop!(Client: ignore WlShm);
 delegate_noop!(Client: ignore WlShmPool);
@@ -507,6 +546,49 @@ impl Harness {
             toplevel,
             index,
         }
+    }
+
+    /// Creates a toplevel that asks for server-side decorations (xdg-decoration) and goes
+    /// through the initial configure; the window is not mapped.
+    pub fn decorated_toplevel(&mut self, title: &str) -> Window {
+        let surface = self
+            .client
+            .compositor
+            .as_ref()
+            .expect("compositor")
+            .create_surface(&self.qh, ());
+        let xdg = self
+            .client
+            .wm_base
+            .as_ref()
+            .expect("wm base")
+            .get_xdg_surface(&surface, &self.qh, ());
+        let index = self.client.configures.len();
+        self.client.configures.push(Vec::new());
+        let toplevel = xdg.get_toplevel(&self.qh, index);
+        toplevel.set_title(title.into());
+        let decoration = self
+            .client
+            .decoration_manager
+            .as_ref()
+            .expect("zxdg_decoration_manager_v1 advertised")
+            .get_toplevel_decoration(&toplevel, &self.qh, ());
+        decoration.set_mode(zxdg_toplevel_decoration_v1::Mode::ServerSide);
+        surface.commit();
+        self.roundtrip();
+        Window {
+            surface,
+            xdg,
+            toplevel,
+            index,
+        }
+    }
+
+    /// Presses or releases a key (evdev code) on the compositor's keyboard.
+    pub fn key(&mut self, code: u32, pressed: bool) {
+        self.compositor
+            .with_state(move |s| s.keyboard_key(code, pressed));
+        self.roundtrip();
     }
 
     /// Attaches a buffer of `w` x `h` and commits (maps the window the first time).

@@ -1,0 +1,227 @@
+//! Decorations on real programs from Debian, against the compositor running in-process:
+//! `foot` (which asks for server-side decorations) and an X11 `xterm` get a title bar that
+//! `grim` sees above their content, and the close button makes both exit. The screenshot is
+//! kept as an artifact (`$SKERRY_ARTIFACTS`, else the target directory) for a human to look at.
+
+mod common;
+
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use common::{Guard, have, wait_for};
+use skerry_compositor::{
+    CompositorThread, Config,
+    decoration::{BUTTON_W, Palette, SwitcherOverlay, TITLE_H, switcher},
+    layout::Rect,
+};
+
+fn require(programs: &[&str]) {
+    for p in programs {
+        assert!(have(p), "{p} is not installed (see ci/packages.txt)");
+    }
+}
+
+struct Desktop {
+    compositor: CompositorThread,
+    dir: tempfile::TempDir,
+    socket: String,
+}
+
+impl Desktop {
+    fn start(xwayland: bool) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = format!("skerry-ssd-{}", std::process::id());
+        let mut config = Config::new(dir.path().to_path_buf());
+        config.socket_name = Some(socket.clone());
+        config.width = 1280;
+        config.height = 720;
+        config.xwayland = xwayland;
+        let compositor = CompositorThread::spawn(config).expect("start compositor");
+        Self {
+            compositor,
+            dir,
+            socket,
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("XDG_RUNTIME_DIR", self.dir.path())
+            .env("WAYLAND_DISPLAY", &self.socket)
+            .env_remove("DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    /// The frame of the window whose app id (X11: class) is `app_id`, once it has content.
+    fn frame(&self, app_id: &'static str) -> Rect {
+        wait_for(app_id, Duration::from_secs(30), || {
+            self.compositor.with_state(move |s| {
+                let t = s
+                    .toplevels()
+                    .into_iter()
+                    .find(|t| t.app_id == app_id && t.has_surface)?;
+                s.layout.get(t.id).map(|w| w.rect)
+            })
+        })
+    }
+
+    /// A grim screenshot as (width, height, RGB), also written to `name` as an artifact.
+    fn grim(&self, name: &str) -> (u32, u32, Vec<u8>) {
+        let path = artifacts().join(name);
+        let _ = std::fs::remove_file(&path);
+        let out = self
+            .command("grim")
+            .args(["-t", "png"])
+            .arg(&path)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run grim");
+        assert!(
+            out.status.success(),
+            "grim: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let decoder = png::Decoder::new(std::fs::File::open(&path).expect("png written"));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("png data");
+        let n = info.color_type.samples();
+        let rgb = buf[..info.buffer_size()]
+            .chunks_exact(n)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        (info.width, info.height, rgb)
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let dir = std::env::var_os("SKERRY_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifacts"));
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+fn rgb_at(shot: &(u32, u32, Vec<u8>), x: i32, y: i32) -> [u8; 3] {
+    let i = ((y as u32 * shot.0 + x as u32) * 3) as usize;
+    [shot.2[i], shot.2[i + 1], shot.2[i + 2]]
+}
+
+fn rgb(argb: u32) -> [u8; 3] {
+    [(argb >> 16) as u8, (argb >> 8) as u8, argb as u8]
+}
+
+#[test]
+fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
+    require(&["foot", "grim"]);
+    let d = Desktop::start(false);
+    let mut cmd = d.command("foot");
+    cmd.args([
+        "--app-id",
+        "ssd-foot",
+        "--title",
+        "Skerry terminal",
+        "-o",
+        "colors.background=203040",
+        "sh",
+        "-c",
+        "echo decorated; sleep 600",
+    ]);
+    let mut foot = Guard(cmd.spawn().expect("start foot"));
+    let frame = d.frame("ssd-foot");
+    let shot = wait_for(
+        "foot's content under a title bar",
+        Duration::from_secs(20),
+        || {
+            let shot = d.grim("foot-decorated.png");
+            let bar = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H / 2);
+            let content = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H + frame.h / 2);
+            (bar == rgb(Palette::ACTIVE.title) && content == [0x20, 0x30, 0x40]).then_some(shot)
+        },
+    );
+    assert_eq!(
+        rgb_at(&shot, frame.x + 3, frame.y + 1),
+        rgb(Palette::ACTIVE.title)
+    );
+    assert_eq!(
+        rgb_at(&shot, frame.x + 3, frame.y + TITLE_H + 2),
+        [0x20, 0x30, 0x40],
+        "foot's content starts right below the bar"
+    );
+
+    // Alt+Tab shows the switcher overlay above foot (kept as an artifact to look at).
+    const KEY_LEFTALT: u32 = 56;
+    const KEY_TAB: u32 = 15;
+    d.compositor.with_state(|s| {
+        s.keyboard_key(KEY_LEFTALT, true);
+        s.keyboard_key(KEY_TAB, true);
+        s.keyboard_key(KEY_TAB, false);
+    });
+    let overlay = SwitcherOverlay::rect(Rect::new(0, 0, 1280, 720), 1);
+    wait_for("the Alt+Tab overlay", Duration::from_secs(20), || {
+        let shot = d.grim("alt-tab.png");
+        (rgb_at(&shot, overlay.x + 10, overlay.y + 12) == rgb(switcher::SELECTED)).then_some(())
+    });
+    d.compositor
+        .with_state(|s| s.keyboard_key(KEY_LEFTALT, false));
+
+    let (x, y) = (
+        f64::from(frame.x + frame.w - BUTTON_W / 2),
+        f64::from(frame.y + TITLE_H / 2),
+    );
+    d.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(x, y);
+        s.pointer_frame();
+        s.pointer_button(0x110, true);
+        s.pointer_frame();
+        s.pointer_button(0x110, false);
+        s.pointer_frame();
+    });
+    // foot ends its shell and exits (with the shell's status, which is not 0 after a
+    // hang-up, so only the exit itself is checked).
+    wait_for("foot to exit", Duration::from_secs(20), || {
+        foot.0.try_wait().ok().flatten()
+    });
+}
+
+#[test]
+fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
+    require(&["xterm", "Xwayland", "grim"]);
+    let d = Desktop::start(true);
+    let display = wait_for("Xwayland", Duration::from_secs(30), || {
+        d.compositor.with_state(|s| s.xdisplay)
+    });
+    let mut cmd = d.command("xterm");
+    cmd.env("DISPLAY", format!(":{display}"))
+        .args(["-class", "SsdXterm", "-bg", "#102030", "-e", "sleep", "600"]);
+    let mut xterm = Guard(cmd.spawn().expect("start xterm"));
+    let frame = d.frame("SsdXterm");
+    wait_for("xterm under a title bar", Duration::from_secs(20), || {
+        let shot = d.grim("xterm-decorated.png");
+        let bar = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H / 2);
+        let content = rgb_at(&shot, frame.x + frame.w / 2, frame.y + frame.h - 4);
+        (bar == rgb(Palette::ACTIVE.title) && content == [0x10, 0x20, 0x30]).then_some(())
+    });
+    // The close button sends WM_DELETE_WINDOW, on which xterm exits.
+    let (x, y) = (
+        f64::from(frame.x + frame.w - BUTTON_W / 2),
+        f64::from(frame.y + TITLE_H / 2),
+    );
+    d.compositor.with_state(move |s| {
+        s.pointer_motion_absolute(x, y);
+        s.pointer_frame();
+        s.pointer_button(0x110, true);
+        s.pointer_frame();
+        s.pointer_button(0x110, false);
+        s.pointer_frame();
+    });
+    wait_for("xterm to exit", Duration::from_secs(20), || {
+        xterm.0.try_wait().ok().flatten()
+    });
+}
