@@ -170,6 +170,15 @@ setInterval(() => {
   if (!statsPanel.hidden) renderStats($('stats-list'), stats);
 }, 1000);
 
+// The supervisor's view of every service, shown in the stats panel while it is open.
+setInterval(() => {
+  if (statsPanel.hidden) return;
+  fetch('api/status', { cache: 'no-store' })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((status) => stats.applyStatus(status))
+    .catch(() => {});
+}, 3000);
+
 setInterval(() => {
   if (live) conn.send(proto.ping(performance.now()));
 }, PING_INTERVAL_MS);

@@ -39,6 +39,19 @@ export class Stats {
     this.decodeSum = 0;
     this.decodeCount = 0;
     this.prev = { t: 0, frames: 0, bytes: 0 };
+    this.services = []; // from the supervisor, through /api/status
+  }
+
+  /** Takes the appliance's `/api/status` answer (the supervisor's services, if any). */
+  applyStatus(status) {
+    const services = status && Array.isArray(status.services) ? status.services : [];
+    this.services = services.map((s) => ({
+      name: String(s.name ?? '?'),
+      state: String(s.state ?? '?'),
+      restarts: Number(s.restarts ?? 0),
+      cpuSeconds: typeof s.cpu_seconds === 'number' ? s.cpu_seconds : null,
+      rssBytes: typeof s.rss_bytes === 'number' ? s.rss_bytes : null,
+    }));
   }
 
   recordDecode(ms) {
@@ -82,11 +95,21 @@ export class Stats {
       ['video', `${(this.videoBytes / 1e6).toFixed(2)} MB`],
       ['dropped', String(this.droppedMessages)],
       ['errors', String(this.decodeErrors)],
+      ...this.services.map((s) => [s.name, describeService(s)]),
     ];
   }
 }
 
 const round1 = (v) => Math.round(v * 10) / 10;
+
+/** "running · 1 restart · 0.4 s CPU · 38 MB" */
+export function describeService(s) {
+  const parts = [s.state];
+  if (s.restarts) parts.push(`${s.restarts} restart${s.restarts === 1 ? '' : 's'}`);
+  if (s.cpuSeconds !== null) parts.push(`${s.cpuSeconds} s CPU`);
+  if (s.rssBytes !== null) parts.push(`${Math.round(s.rssBytes / 1e6)} MB`);
+  return parts.join(' · ');
+}
 
 /** Renders the rows into a <dl>, reusing its elements. */
 export function renderStats(dl, stats) {

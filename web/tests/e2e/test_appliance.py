@@ -140,6 +140,15 @@ def test_streamer_killed_mid_session_comes_back_and_the_terminal_kept_its_state(
     wait_until(lambda: out.exists() and out.read_text().strip() == before + after, 20, f"{out} to hold {before + after}")
     assert stats(page)["connectedState"] == "live"
 
+    # The stats panel shows the supervisor's view: the streamer came back once.
+    page.click("#btn-stats")
+    wait_js(
+        page,
+        """() => [...document.querySelectorAll('#stats-list dt')].some(
+            (dt) => dt.textContent === 'streamer' && dt.nextElementSibling.textContent.startsWith('running · 1 restart'))""",
+        timeout=20,
+    )
+
 
 def frame_to_page_center(page, box):
     from conftest import frame_to_page
