@@ -13,6 +13,7 @@ import { CursorView } from './cursor.js';
 import { Stats, renderStats } from './stats.js';
 import { SettingsPanel } from './settings.js';
 import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
+import { attachFiles } from './files.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -164,6 +165,7 @@ $('btn-stats').addEventListener('click', () => togglePanel($('btn-stats'), stats
 $('btn-settings').addEventListener('click', () => togglePanel($('btn-settings'), settingsPanelEl));
 $('btn-fullscreen').addEventListener('click', () => toggleFullscreen().catch(() => {}));
 $('btn-lock').addEventListener('click', () => pointer.lock().catch(() => {}));
+attachFiles({ stage, bar: document.querySelector('.bar'), before: $('btn-settings') });
 
 setInterval(() => {
   stats.tick(performance.now());

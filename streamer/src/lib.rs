@@ -3,6 +3,7 @@
 
 pub mod desktop;
 pub mod encode;
+pub mod files;
 pub mod pipeline;
 pub mod proto;
 pub mod server;

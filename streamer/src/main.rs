@@ -1,7 +1,8 @@
 //! `skerry-streamer`: reads its configuration from the environment (checking all of it
 //! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
 //! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
-//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`), starts the capture source, the encode pipeline
+//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`, `SKERRY_UPLOAD_DIR`, `SKERRY_DOWNLOAD_DIR`,
+//! `SKERRY_UPLOAD_MAX_SIZE`), starts the capture source, the encode pipeline
 //! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
 //! SIGTERM/SIGINT.
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use skerry_streamer::desktop::{CaptureEvent, CaptureSink, DesktopControl};
+use skerry_streamer::files::{Files, FilesConfig};
 use skerry_streamer::pipeline::{Pipeline, PipelineConfig};
 use skerry_streamer::proto::{EncoderKind, Settings};
 use skerry_streamer::server::{self, AppState, tls};
@@ -37,6 +39,7 @@ struct Config {
     /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else the XDG state dir).
     tls_dir: Option<PathBuf>,
     status_file: Option<PathBuf>,
+    files: FilesConfig,
 }
 
 impl Config {
@@ -59,6 +62,9 @@ impl Config {
             .or_else(|| get("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("skerry/tls")))
             .or_else(|| get("HOME").map(|d| PathBuf::from(d).join(".local/state/skerry/tls")));
 
+        let files = FilesConfig::from_env(&get)
+            .map_err(|e| errors.extend(e))
+            .ok();
         let bind = bind
             .parse::<IpAddr>()
             .map_err(|_| errors.push(format!("SKERRY_BIND={bind:?} is not an IP address")))
@@ -114,23 +120,28 @@ impl Config {
                 None
             }
         };
-        match (bind, port, encoder, fps, source, tls) {
-            (Some(bind), Some(port), Some(encoder), Some(fps), Some(source), Some(tls))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    bind,
-                    port,
-                    encoder,
-                    fps,
-                    x264_preset,
-                    source,
-                    tls,
-                    tls_cert,
-                    tls_dir,
-                    status_file,
-                })
-            }
+        match (bind, port, encoder, fps, source, tls, files) {
+            (
+                Some(bind),
+                Some(port),
+                Some(encoder),
+                Some(fps),
+                Some(source),
+                Some(tls),
+                Some(files),
+            ) if errors.is_empty() => Ok(Self {
+                bind,
+                port,
+                encoder,
+                fps,
+                x264_preset,
+                source,
+                tls,
+                tls_cert,
+                tls_dir,
+                status_file,
+                files,
+            }),
             _ => Err(errors),
         }
     }
@@ -263,6 +274,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         status_file: config.status_file.clone(),
         server_name: format!("skerry-streamer {}", env!("CARGO_PKG_VERSION")),
         stopping: stop_rx,
+        files: Arc::new(Files::new(config.files.clone())),
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let bound = listener.local_addr().unwrap_or(addr);

@@ -59,6 +59,13 @@ impl TestServer {
             status_file: Some(status_file.clone()),
             server_name: "skerry-test".into(),
             stopping,
+            files: Arc::new(skerry_streamer::files::Files::new(
+                skerry_streamer::files::FilesConfig {
+                    upload_dir: status_dir.path().join("Desktop"),
+                    download_dir: status_dir.path().join("Desktop"),
+                    max_upload: skerry_streamer::files::DEFAULT_MAX_UPLOAD,
+                },
+            )),
         });
         let (acceptor, connector) = if use_tls {
             let (certs, key) = tls::self_signed(&tls::default_names()).expect("cert");

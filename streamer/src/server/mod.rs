@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -38,9 +38,14 @@ pub struct AppState {
     pub server_name: String,
     /// Flips to true when the server is stopping; WebSocket sessions close on it.
     pub stopping: watch::Receiver<bool>,
+    /// Upload and download directories and the uploads in progress.
+    pub files: Arc<crate::files::Files>,
 }
 
 pub type Body = Full<Bytes>;
+
+/// What the port answers with: a body held in memory, or a file streamed from disk.
+pub type ResponseBody = crate::files::FilesBody;
 
 /// Kernel send buffer per connection (the kernel doubles it for bookkeeping).
 const SEND_BUFFER: usize = 256 * 1024;
@@ -107,20 +112,34 @@ async fn route(
     state: Arc<AppState>,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let (parts, body) = req.into_parts();
     let access = match access::authorize(&parts, peer) {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(%peer, error = %e, "request refused");
-            return Ok(text(e.status(), "forbidden\n"));
+            return Ok(text(e.status(), "forbidden\n").map(Either::Left));
         }
     };
+    if crate::files::handles(parts.uri.path()) {
+        let resp = crate::files::route(&state.files, parts, body, &access).await;
+        return Ok(with_security_headers(resp));
+    }
+    Ok(with_security_headers(read_only_route(state, parts, body, access)).map(Either::Left))
+}
+
+/// Every route that only reads: GET and HEAD.
+fn read_only_route(
+    state: Arc<AppState>,
+    parts: hyper::http::request::Parts,
+    body: Incoming,
+    access: access::Access,
+) -> Response<Body> {
     if parts.method != Method::GET && parts.method != Method::HEAD {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     let path = parts.uri.path().to_owned();
-    let resp = match path.as_str() {
+    match path.as_str() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => {
             if is_ready(&state) {
@@ -144,8 +163,7 @@ async fn route(
             }
             None => text(StatusCode::NOT_FOUND, "not found\n"),
         },
-    };
-    Ok(with_security_headers(resp))
+    }
 }
 
 /// The page loads nothing from elsewhere and runs no inline code; the cursor image is a
@@ -154,7 +172,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: 
      style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'self'";
 
-fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
+fn with_security_headers<B>(mut resp: Response<B>) -> Response<B> {
     use hyper::header::{
         CONTENT_SECURITY_POLICY as CSP, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
     };
@@ -166,7 +184,7 @@ fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
 }
 
 type RouteFuture =
-    std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    std::pin::Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
 
 /// The service of one connection: every route of the one port.
 #[derive(Clone)]
@@ -176,7 +194,7 @@ pub struct App {
 }
 
 impl hyper::service::Service<Request<Incoming>> for App {
-    type Response = Response<Body>;
+    type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = RouteFuture;
 

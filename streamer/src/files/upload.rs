@@ -1,0 +1,286 @@
+//! Chunked, resumable uploads. Each upload has a client-chosen id and writes to
+//! `.skerry-upload-<id>.part` in the upload directory, created with `O_EXCL|O_NOFOLLOW`
+//! so a planted symlink cannot redirect the write. Chunks must arrive in order: a chunk at
+//! the wrong offset is refused with the offset the server holds, which is how a client
+//! resumes. Bytes go from the request body straight to disk; only when the declared size
+//! is reached is the file renamed (without replacing anything) to its final name.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Response, StatusCode};
+use tokio::io::AsyncWriteExt;
+
+use super::url::query_param;
+use super::{Files, FilesBody, FilesError, MAX_CHUNK, MAX_CONCURRENT_UPLOADS, json_response};
+
+/// An upload nobody has added to for this long is abandoned and its partial file removed.
+const ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug)]
+struct Upload {
+    name: String,
+    size: u64,
+    received: u64,
+    part: PathBuf,
+    /// Taken while a chunk is being written, so one upload has one writer.
+    file: Option<File>,
+    touched: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Uploads {
+    by_id: HashMap<String, Upload>,
+}
+
+impl Uploads {
+    /// Forgets uploads idle for too long, removing their partial files.
+    fn sweep(&mut self, now: Instant) {
+        self.by_id.retain(|id, u| {
+            let keep = u.file.is_none() || now.duration_since(u.touched) < ABANDONED_AFTER;
+            if !keep {
+                tracing::info!(%id, name = %u.name, "abandoned upload removed");
+                let _ = std::fs::remove_file(&u.part);
+            }
+            keep
+        });
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn number(query: Option<&str>, key: &str) -> Result<u64, FilesError> {
+    match query_param(query, key) {
+        Some(Ok(v)) => v
+            .parse()
+            .map_err(|_| FilesError::BadRequest(format!("{key}={v:?} is not a number"))),
+        _ => Err(FilesError::BadRequest(format!("missing {key}"))),
+    }
+}
+
+fn lock(files: &Files) -> std::sync::MutexGuard<'_, Uploads> {
+    files
+        .uploads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One chunk: `PUT /api/upload/<id>?name=&size=&offset=`.
+pub(super) async fn put(
+    files: &Files,
+    id: &str,
+    query: Option<&str>,
+    mut body: Incoming,
+) -> Result<Response<FilesBody>, FilesError> {
+    if !valid_id(id) {
+        return Err(FilesError::BadRequest(
+            "the upload id must be 8 to 64 letters, digits, '-' or '_'".into(),
+        ));
+    }
+    let raw_name = match query_param(query, "name") {
+        Some(Ok(n)) => n,
+        Some(Err(())) => {
+            return Err(FilesError::BadRequest(
+                "the name is not valid percent-encoded UTF-8".into(),
+            ));
+        }
+        None => return Err(FilesError::BadRequest("missing name".into())),
+    };
+    let size = number(query, "size")?;
+    let offset = number(query, "offset")?;
+    let name = super::name::sanitise(&raw_name)?;
+    if size > files.config.max_upload {
+        return Err(FilesError::TooLarge {
+            size,
+            limit: files.config.max_upload,
+        });
+    }
+    let dir = &files.config.upload_dir;
+
+    // Take the upload's file out of the table (starting the upload if this is its first
+    // chunk); the table lock is never held across an await.
+    let (file, part) = {
+        let mut uploads = lock(files);
+        let now = Instant::now();
+        uploads.sweep(now);
+        if !uploads.by_id.contains_key(id) {
+            if offset != 0 {
+                return Err(FilesError::Conflict(format!(
+                    "upload {id} is unknown (finished, cancelled or abandoned); start again at offset 0"
+                )));
+            }
+            if uploads.by_id.len() >= MAX_CONCURRENT_UPLOADS {
+                return Err(FilesError::Busy);
+            }
+            std::fs::create_dir_all(dir)?;
+            let part = dir.join(format!(".skerry-upload-{id}.part"));
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&part)?;
+            tracing::info!(%id, %name, size, "upload started");
+            uploads.by_id.insert(
+                id.to_owned(),
+                Upload {
+                    name: name.clone(),
+                    size,
+                    received: 0,
+                    part,
+                    file: Some(file),
+                    touched: now,
+                },
+            );
+        }
+        let Some(u) = uploads.by_id.get_mut(id) else {
+            return Err(FilesError::NotFound);
+        };
+        if u.size != size || u.name != name {
+            return Err(FilesError::Conflict(format!(
+                "upload {id} was started as {:?} of {} bytes",
+                u.name, u.size
+            )));
+        }
+        if u.received != offset {
+            return Err(conflict_at(id, u.received));
+        }
+        let Some(file) = u.file.take() else {
+            return Err(FilesError::Conflict(format!(
+                "upload {id} is receiving another chunk"
+            )));
+        };
+        u.touched = now;
+        (file, u.part.clone())
+    };
+
+    // Stream this chunk to disk, one body frame at a time.
+    let limit = (size - offset).min(MAX_CHUNK);
+    let mut written = 0u64;
+    let mut async_file = tokio::fs::File::from_std(file);
+    let mut outcome: Result<(), FilesError> = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| FilesError::BadRequest(format!("body: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if written + data.len() as u64 > limit {
+                return Err(FilesError::BadRequest(format!(
+                    "the chunk is longer than the {limit} bytes expected at offset {offset}"
+                )));
+            }
+            async_file.write_all(&data).await?;
+            written += data.len() as u64;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = async_file.flush().await
+        && outcome.is_ok()
+    {
+        outcome = Err(e.into());
+    }
+    let file = async_file.into_std().await;
+
+    let mut uploads = lock(files);
+    let Some(u) = uploads.by_id.get_mut(id) else {
+        // Cancelled while this chunk was being written.
+        let _ = std::fs::remove_file(&part);
+        return Err(FilesError::Conflict(format!("upload {id} was cancelled")));
+    };
+    u.received += written;
+    u.touched = Instant::now();
+    if let Err(e) = outcome {
+        // Keep what arrived so the client can resume from `received`.
+        u.file = Some(file);
+        return Err(e);
+    }
+    if u.received < u.size {
+        let received = u.received;
+        u.file = Some(file);
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "id": id, "offset": received, "complete": false }),
+        ));
+    }
+    let Some(u) = uploads.by_id.remove(id) else {
+        return Err(FilesError::NotFound);
+    };
+    drop(uploads);
+    if let Err(e) = file.sync_all() {
+        let _ = std::fs::remove_file(&u.part);
+        return Err(e.into());
+    }
+    drop(file);
+    let final_name = match place(dir, &u.part, &u.name) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&u.part);
+            return Err(e.into());
+        }
+    };
+    tracing::info!(%id, name = %final_name, size = u.size, "upload complete");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({ "id": id, "name": final_name, "size": u.size, "complete": true }),
+    ))
+}
+
+fn conflict_at(id: &str, received: u64) -> FilesError {
+    FilesError::Conflict(format!(
+        "upload {id} continues at offset {received}; resend from there"
+    ))
+}
+
+/// Renames `part` to `name`, or `name (1)`, `name (2)`… whichever is free, never
+/// replacing an existing file (`RENAME_NOREPLACE`, or a hard link where the file system
+/// lacks it). Returns the name used.
+fn place(dir: &Path, part: &Path, name: &str) -> std::io::Result<String> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    for n in 0..10_000 {
+        let candidate = super::name::candidate(name, n);
+        let target = dir.join(&candidate);
+        match renameat_with(CWD, part, CWD, &target, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(candidate),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                match std::fs::hard_link(part, &target) {
+                    Ok(()) => {
+                        std::fs::remove_file(part)?;
+                        return Ok(candidate);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("every variant of {name:?} is taken"),
+    ))
+}
+
+/// `DELETE /api/upload/<id>`: abandons an upload and removes its partial file.
+pub(super) fn cancel(files: &Files, id: &str) -> Result<Response<FilesBody>, FilesError> {
+    let removed = lock(files).by_id.remove(id).ok_or(FilesError::NotFound)?;
+    // A chunk being written notices the removal when it finishes and removes the file.
+    if removed.file.is_some() {
+        let _ = std::fs::remove_file(&removed.part);
+    }
+    tracing::info!(%id, name = %removed.name, "upload cancelled");
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "id": id, "cancelled": true }),
+    ))
+}
