@@ -13,6 +13,7 @@ import { CursorView } from './cursor.js';
 import { Stats, renderStats } from './stats.js';
 import { SettingsPanel } from './settings.js';
 import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
+import { ClipboardSync } from './clipboard.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -143,6 +144,15 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
 
+// Clipboard
+
+const clipboard = new ClipboardSync({
+  send: (bytes) => live && role !== 'viewer' && conn.send(bytes),
+  canControl: () => live && role !== 'viewer',
+  els: { text: $('clip-text'), primary: $('clip-primary'), image: $('clip-image'), notice: $('clip-notice') },
+});
+clipboard.attach(keys);
+
 // Settings and panels
 
 const settings = new SettingsPanel(
@@ -162,6 +172,7 @@ function togglePanel(button, panel) {
 }
 $('btn-stats').addEventListener('click', () => togglePanel($('btn-stats'), statsPanel));
 $('btn-settings').addEventListener('click', () => togglePanel($('btn-settings'), settingsPanelEl));
+$('btn-clipboard').addEventListener('click', () => togglePanel($('btn-clipboard'), $('clipboard')));
 $('btn-fullscreen').addEventListener('click', () => toggleFullscreen().catch(() => {}));
 $('btn-lock').addEventListener('click', () => pointer.lock().catch(() => {}));
 
@@ -210,6 +221,7 @@ function onText(data) {
     case 'error':
       stats.lastError = `${msg.code}: ${msg.message}`;
       statusEl.title = stats.lastError;
+      if (msg.code === 'clipboard') clipboard.handleError(msg.message);
       if (msg.code === 'settings') {
         // A refused change: the unchanged settings follow; say why it did not apply.
         const el = $('settings-error');
@@ -224,6 +236,7 @@ function onText(data) {
 }
 
 function onBinary(data) {
+  if (clipboard.handleBinary(data)) return;
   const msg = proto.parseBinary(data);
   switch (msg.kind) {
     case 'video':
@@ -265,7 +278,7 @@ const conn = new Connection(wsUrl(document.baseURI), {
   },
 });
 
-window.skerry = { stats, connection: conn, video, settings, send: sendObject };
+window.skerry = { stats, connection: conn, video, settings, send: sendObject, clipboard };
 
 stats.decoders = await probeDecoders({ high: PROBE_H264, baseline: PROBE_H264_BASELINE, high444: PROBE_H264_444 });
 if (!stats.decoders.h264) {

@@ -1,7 +1,7 @@
 //! `skerry-streamer`: reads its configuration from the environment (checking all of it
 //! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
 //! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
-//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`), starts the capture source, the encode pipeline
+//! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`, `SKERRY_CLIPBOARD_MAX`), starts the capture source, the encode pipeline
 //! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
 //! SIGTERM/SIGINT.
 
@@ -106,6 +106,11 @@ impl Config {
                 None
             }
         };
+        if let Err(e) =
+            skerry_streamer::clipboard::parse_max(get("SKERRY_CLIPBOARD_MAX").as_deref())
+        {
+            errors.push(e);
+        }
         let tls_cert = match (cert, key) {
             (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
             (None, None) => None,
