@@ -93,11 +93,13 @@ export class ClipboardSync {
     if (msg.isText) {
       const text = new TextDecoder().decode(msg.data);
       this.lastText = text;
+      this.lastPng = null;
       if (this.els.text) this.els.text.value = text;
       this.writeText(text);
     } else if (msg.mime === PNG_MIME) {
       const png = msg.data.slice();
       this.lastPng = png;
+      this.lastText = null;
       this.showImage(png);
       this.writePng(png);
     }
@@ -151,6 +153,7 @@ export class ClipboardSync {
       this.send(clipboardMessage(SELECTION_PRIMARY, TEXT_MIME, data));
     if (ok) {
       this.lastText = text;
+      this.lastPng = null;
       this.stats.sent++;
     }
     return ok;
@@ -165,6 +168,7 @@ export class ClipboardSync {
     const ok = this.send(clipboardMessage(SELECTION_CLIPBOARD, PNG_MIME, png));
     if (ok) {
       this.lastPng = png;
+      this.lastText = null;
       this.stats.sent++;
     }
     return ok;

@@ -108,7 +108,7 @@ def test_png_both_ways_byte_identical(browser, desktop, runtime):
 
     # Back: a pasted PNG file (the path every browser has) arrives unchanged.
     desktop.wl_copy(b"something else")
-    desktop.wait_paste(b"something else")
+    desktop.wait_paste(b"something else", "--no-newline")
     page.focus("#keys")
     page.evaluate(
         """(b64) => { const bin = atob(b64); const bytes = new Uint8Array(bin.length);
