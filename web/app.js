@@ -14,6 +14,7 @@ import { Stats, renderStats } from './stats.js';
 import { SettingsPanel } from './settings.js';
 import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
 import { attachFiles } from './files.js';
+import { ClipboardSync } from './clipboard.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -144,6 +145,15 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
 
+// Clipboard
+
+const clipboard = new ClipboardSync({
+  send: (bytes) => live && role !== 'viewer' && conn.send(bytes),
+  canControl: () => live && role !== 'viewer',
+  els: { text: $('clip-text'), primary: $('clip-primary'), image: $('clip-image'), notice: $('clip-notice') },
+});
+clipboard.attach(keys);
+
 // Settings and panels
 
 const settings = new SettingsPanel(
@@ -163,6 +173,7 @@ function togglePanel(button, panel) {
 }
 $('btn-stats').addEventListener('click', () => togglePanel($('btn-stats'), statsPanel));
 $('btn-settings').addEventListener('click', () => togglePanel($('btn-settings'), settingsPanelEl));
+$('btn-clipboard').addEventListener('click', () => togglePanel($('btn-clipboard'), $('clipboard')));
 $('btn-fullscreen').addEventListener('click', () => toggleFullscreen().catch(() => {}));
 $('btn-lock').addEventListener('click', () => pointer.lock().catch(() => {}));
 attachFiles({ stage, bar: document.querySelector('.bar'), before: $('btn-settings') });
@@ -221,6 +232,7 @@ function onText(data) {
     case 'error':
       stats.lastError = `${msg.code}: ${msg.message}`;
       statusEl.title = stats.lastError;
+      if (msg.code === 'clipboard') clipboard.handleError(msg.message);
       if (msg.code === 'settings') {
         // A refused change: the unchanged settings follow; say why it did not apply.
         const el = $('settings-error');
@@ -235,6 +247,7 @@ function onText(data) {
 }
 
 function onBinary(data) {
+  if (clipboard.handleBinary(data)) return;
   const msg = proto.parseBinary(data);
   switch (msg.kind) {
     case 'video':
@@ -276,7 +289,7 @@ const conn = new Connection(wsUrl(document.baseURI), {
   },
 });
 
-window.skerry = { stats, connection: conn, video, settings, send: sendObject };
+window.skerry = { stats, connection: conn, video, settings, send: sendObject, clipboard };
 
 stats.decoders = await probeDecoders({ high: PROBE_H264, baseline: PROBE_H264_BASELINE, high444: PROBE_H264_444 });
 if (!stats.decoders.h264) {

@@ -109,6 +109,8 @@ pub enum CaptureEvent {
         height: u32,
         scale: f64,
     },
+    /// The clipboard or primary selection changed on the desktop.
+    Clipboard(crate::clipboard::ClipboardEvent),
     /// The source lost its compositor and will deliver nothing more.
     Closed {
         reason: String,
@@ -176,4 +178,9 @@ pub trait DesktopControl: Send + Sync {
     fn set_max_fps(&self, fps: u32);
     /// Deliver the next frame with the whole output as damage.
     fn request_full_frame(&self);
+    /// Become the owner of a selection with this content. Sources without a clipboard
+    /// (the synthetic one) drop it.
+    fn set_clipboard(&self, data: crate::clipboard::ClipboardData) {
+        tracing::debug!(?data, "this source has no clipboard");
+    }
 }

@@ -2,7 +2,7 @@
 //! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
 //! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
 //! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`, `SKERRY_UPLOAD_DIR`, `SKERRY_DOWNLOAD_DIR`,
-//! `SKERRY_UPLOAD_MAX_SIZE`), starts the capture source, the encode pipeline
+//! `SKERRY_UPLOAD_MAX_SIZE`, `SKERRY_CLIPBOARD_MAX`), starts the capture source, the encode pipeline
 //! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
 //! SIGTERM/SIGINT.
 
@@ -112,6 +112,11 @@ impl Config {
                 None
             }
         };
+        if let Err(e) =
+            skerry_streamer::clipboard::parse_max(get("SKERRY_CLIPBOARD_MAX").as_deref())
+        {
+            errors.push(e);
+        }
         let tls_cert = match (cert, key) {
             (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
             (None, None) => None,

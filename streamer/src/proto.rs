@@ -266,6 +266,9 @@ pub enum ClientMessage {
     Ping {
         t: f64,
     },
+    /// A binary clipboard message (kind 0x11), never JSON.
+    #[serde(skip)]
+    Clipboard(crate::clipboard::ClipboardData),
 }
 
 fn one() -> f64 {
@@ -382,6 +385,10 @@ pub mod kind {
     pub const VIDEO: u8 = 0x01;
     pub const CURSOR_IMAGE: u8 = 0x02;
     pub const CURSOR_POSITION: u8 = 0x03;
+    /// Server → client: a selection changed on the desktop (`crate::clipboard`).
+    pub const CLIPBOARD: u8 = 0x05;
+    /// Client → server: set a selection on the desktop.
+    pub const CLIPBOARD_IN: u8 = 0x11;
 }
 
 /// Video codec byte of a video message.

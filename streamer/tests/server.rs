@@ -439,6 +439,13 @@ async fn misbehaving_clients_are_closed_while_others_keep_receiving() {
         ),
         (Message::Text(oversized.into()), 1009),
         (Message::Binary(Bytes::from_static(&[1, 2, 3])), 1003),
+        // A clipboard message (the one binary kind accepted) with a bad selection, and
+        // with a type the protocol does not carry.
+        (Message::Binary(Bytes::from_static(&[0x11, 7, 0, 0])), 1008),
+        (
+            Message::Binary(Bytes::from_static(b"\x11\x00\x09\x00text/html<b>")),
+            1008,
+        ),
     ];
     for (msg, code) in cases {
         let mut bad = s.ws().await;

@@ -43,6 +43,8 @@ struct ViewerState {
     video: Option<Arc<Packet>>,
     cursor_image: Option<Bytes>,
     cursor_pos: Option<Bytes>,
+    /// Latest clipboard message per selection (clipboard, primary).
+    clipboard: [Option<Bytes>; 2],
     control: VecDeque<String>,
     need_key: bool,
     key_asked: bool,
@@ -123,6 +125,11 @@ impl Viewer {
         self.with_state(|s| s.cursor_pos = Some(msg));
     }
 
+    /// A selection changed; only the latest content of each selection is kept.
+    pub fn send_clipboard(&self, selection: crate::clipboard::Selection, msg: Bytes) {
+        self.with_state(|s| s.clipboard[usize::from(selection.wire())] = Some(msg));
+    }
+
     fn poll(&self) -> Option<Outgoing> {
         let mut s = self.state.lock().ok()?;
         if s.stuck {
@@ -132,6 +139,9 @@ impl Viewer {
             return Some(Outgoing::Text(t));
         }
         if let Some(c) = s.cursor_image.take() {
+            return Some(Outgoing::Binary(c));
+        }
+        if let Some(c) = s.clipboard.iter_mut().find_map(Option::take) {
             return Some(Outgoing::Binary(c));
         }
         if let Some(v) = s.video.take() {

@@ -94,6 +94,7 @@ pub struct Pipeline {
     shared: Mutex<Shared>,
     wake: Condvar,
     pub fanout: Fanout,
+    pub clipboard: crate::clipboard::ClipboardHub,
     pub stats: Stats,
     epoch: Instant,
     config: PipelineConfig,
@@ -120,6 +121,7 @@ impl Pipeline {
             }),
             wake: Condvar::new(),
             fanout: Fanout::default(),
+            clipboard: Default::default(),
             stats: Stats::default(),
             epoch: Instant::now(),
             config,
@@ -521,6 +523,7 @@ impl CaptureSink for Pipeline {
                     .to_json(),
                 );
             }
+            CaptureEvent::Clipboard(event) => self.clipboard.deliver(event),
             CaptureEvent::Closed { reason } => {
                 tracing::warn!(%reason, "the capture source closed");
             }

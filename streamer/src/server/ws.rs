@@ -32,6 +32,10 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames larger than this are refused by the WebSocket layer itself; anything over the
 /// protocol's 64 KiB but under this is read and refused with 1009 by Skerry.
 const WS_MAX_MESSAGE: usize = 1 << 20;
+/// The clipboard message (kind 0x11) has its own, larger limit.
+fn ws_max_message() -> usize {
+    WS_MAX_MESSAGE.max(crate::clipboard::max_client_message() + 1)
+}
 /// Close code when the server stops.
 const GOING_AWAY: u16 = 1001;
 
@@ -65,8 +69,8 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, access: Access)
         match on_upgrade.await {
             Ok(upgraded) => {
                 let config = WebSocketConfig::default()
-                    .max_message_size(Some(WS_MAX_MESSAGE))
-                    .max_frame_size(Some(WS_MAX_MESSAGE));
+                    .max_message_size(Some(ws_max_message()))
+                    .max_frame_size(Some(ws_max_message()));
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     WsRole::Server,
@@ -102,7 +106,10 @@ fn read_message(
 ) -> Result<Option<ClientMessage>, ProtoError> {
     match msg {
         Ok(Message::Text(t)) => ClientMessage::parse(t.as_str()).map(Some),
-        Ok(Message::Binary(_)) => Err(ProtoError::Binary),
+        Ok(Message::Binary(b)) => {
+            crate::clipboard::parse_client(&b, crate::clipboard::max_client_message())
+                .map(|c| Some(ClientMessage::Clipboard(c)))
+        }
         Ok(_) => Ok(None),
         Err(tungstenite::Error::Capacity(_)) => Err(ProtoError::TooBig),
         Err(e) => Err(ProtoError::Malformed(e.to_string())),
@@ -186,6 +193,9 @@ where
         }
     }
     let viewer = pipeline.add_viewer(decoders);
+    if access.role == Role::Controller {
+        pipeline.clipboard.add_controller(&viewer);
+    }
     tracing::info!(viewer = viewer.id, who = %access.identity, "viewer joined");
 
     let (close_tx, close_rx) = watch::channel(None::<(u16, String)>);
@@ -369,6 +379,22 @@ fn handle(msg: ClientMessage, state: &AppState, viewer: &Viewer, access: &Access
             }
         }
         ClientMessage::Keyframe => pipeline.request_keyframe(),
+        ClientMessage::Clipboard(data) => {
+            if !controller {
+                return;
+            }
+            if data.data.len() > crate::clipboard::max() {
+                let message = format!(
+                    "the clipboard content ({} bytes) is over the server's {} byte limit and was not set",
+                    data.data.len(),
+                    crate::clipboard::max()
+                );
+                let code = "clipboard".into();
+                viewer.send_text(ServerMessage::Error { code, message }.to_json());
+            } else if let Some(c) = pipeline.control() {
+                c.set_clipboard(data);
+            }
+        }
         ClientMessage::Ping { t } => viewer.send_text(ServerMessage::Pong { t }.to_json()),
     }
 }

@@ -16,6 +16,7 @@ pub enum Command {
     Input(InputEvent),
     SetMode(ModeRequest),
     SetMaxFps(u32),
+    SetClipboard(crate::clipboard::ClipboardData),
     FullFrame,
     /// A lent capture buffer came back from the pipeline.
     BufferReturned {
@@ -87,6 +88,10 @@ impl DesktopControl for Control {
 
     fn request_full_frame(&self) {
         self.waker.send(Command::FullFrame);
+    }
+
+    fn set_clipboard(&self, data: crate::clipboard::ClipboardData) {
+        self.waker.send(Command::SetClipboard(data));
     }
 }
 

@@ -6,7 +6,8 @@
 //! `ext-image-copy-capture-v1` when offered (frames with damage, cursor sessions), else
 //! `zwlr_screencopy_v1` with `copy_with_damage` (cursor painted into frames);
 //! `zwp_virtual_keyboard_v1` with a keymap of our own, `zwp_input_method_v2` for text;
-//! `zwlr_virtual_pointer_v1`; `zwlr_output_management_v1` for size and scale.
+//! `zwlr_virtual_pointer_v1`; `zwlr_output_management_v1` for size and scale;
+//! `ext-data-control-v1` (or `zwlr_data_control_v1`) for the clipboard and primary selection.
 //!
 //! All Wayland objects live on one thread ([`start`] spawns it). It sleeps in `poll` on the
 //! Wayland socket and an eventfd; the pipeline's calls and returned buffers arrive as
@@ -15,6 +16,7 @@
 //! desktop costs no wake-ups at all.
 
 mod capture;
+mod clipboard;
 mod control;
 mod damage;
 mod ext_capture;
@@ -80,6 +82,9 @@ pub struct WaylandOptions {
     /// Commit text through `zwp_input_method_v2` when the focused app accepts it; when
     /// off (or not offered), text is always typed through temporary keymaps.
     pub input_method: bool,
+    /// Largest clipboard content moved either way (`SKERRY_CLIPBOARD_MAX`); 0 turns
+    /// clipboard sync off.
+    pub clipboard_max: usize,
 }
 
 impl Default for WaylandOptions {
@@ -92,6 +97,7 @@ impl Default for WaylandOptions {
             keymap: KeymapNames::default(),
             force_screencopy: false,
             input_method: true,
+            clipboard_max: crate::clipboard::max(),
         }
     }
 }

@@ -99,6 +99,7 @@ fn setup(
         return Err(Error::Wayland("the compositor has no wl_shm".into()));
     }
     state.setup_input(&qh)?;
+    state.setup_clipboard(&qh);
     // Virtual devices can give the seat a pointer; learn that before choosing capture.
     queue.roundtrip(&mut state).map_err(wayland_err)?;
     let ext = !state.options.force_screencopy && state.start_ext_capture(&qh);
@@ -146,6 +147,7 @@ impl State {
             Command::Input(event) => self.inject(event),
             Command::SetMode(mode) => self.set_mode(mode),
             Command::SetMaxFps(fps) => self.capture.set_max_fps(fps),
+            Command::SetClipboard(data) => self.set_clipboard(data),
             Command::FullFrame => {
                 self.capture.full_next = true;
                 if self.ext.active() {

@@ -26,6 +26,7 @@ use wayland_protocols_wlr::virtual_pointer::v1::client::zwlr_virtual_pointer_man
 
 use super::WaylandOptions;
 use super::capture::Capture;
+use super::clipboard::Clipboard;
 use super::control::Waker;
 use super::ext_capture::ExtCapture;
 use super::input::Input;
@@ -70,6 +71,7 @@ pub struct State {
     pub ext: ExtCapture,
     pub input: Input,
     pub output_config: OutputConfig,
+    pub clipboard: Clipboard,
     pub seat_has_pointer: bool,
     pub seat_pointer: Option<WlPointer>,
     /// Set when the client must stop; the reason goes into `CaptureEvent::Closed`.
@@ -93,6 +95,7 @@ impl State {
             ext: ExtCapture::default(),
             input: Input::default(),
             output_config: OutputConfig::default(),
+            clipboard: Clipboard::default(),
             seat_has_pointer: false,
             seat_pointer: None,
             closed: None,
@@ -174,7 +177,14 @@ impl Dispatch<WlRegistry, ()> for State {
                     "zwlr_output_manager_v1" => {
                         g.output_manager = Some(registry.bind(name, version.min(4), qh, ()));
                     }
-                    _ => {}
+                    other => super::clipboard::bind_manager(
+                        &mut state.clipboard,
+                        registry,
+                        name,
+                        other,
+                        version,
+                        qh,
+                    ),
                 }
             }
             wl_registry::Event::GlobalRemove { name } => {

@@ -261,6 +261,7 @@ pub enum Recorded {
     CursorPosition(i32, i32),
     Mode(u32, u32, f64),
     Closed(String),
+    Clipboard(skerry_streamer::clipboard::ClipboardEvent),
 }
 
 #[derive(Default)]
@@ -288,6 +289,7 @@ impl CaptureSink for Recorder {
                 scale,
             } => Recorded::Mode(width, height, scale),
             CaptureEvent::Closed { reason } => Recorded::Closed(reason),
+            CaptureEvent::Clipboard(e) => Recorded::Clipboard(e),
         };
         if let Ok(mut events) = self.events.lock() {
             events.push(recorded);
