@@ -108,10 +108,10 @@ impl Viewer {
             match tokio::time::timeout(left, v.ws.next()).await {
                 Err(_) | Ok(None) => return Err(ViewerError::NoHello),
                 Ok(Some(msg)) => {
-                    if let Message::Text(t) = msg? {
-                        if t.contains("\"hello\"") {
-                            break;
-                        }
+                    if let Message::Text(t) = msg?
+                        && t.contains("\"hello\"")
+                    {
+                        break;
                     }
                 }
             }
@@ -240,10 +240,10 @@ impl Viewer {
             let Some(msg) = msg else {
                 return Err(ViewerError::Closed("end of stream".into()));
             };
-            if self.absorb(msg?, &mut c)? {
-                if let Some(t) = pending.take() {
-                    c.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
+            if self.absorb(msg?, &mut c)?
+                && let Some(t) = pending.take()
+            {
+                c.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
         if let Drive::Drag { .. } = drive {
