@@ -1,0 +1,75 @@
+//! A short run of the whole harness (one workload, a couple of seconds, Skerry only), so the
+//! harness cannot rot: it must start the real compositor, foot and streamer, drive typing
+//! through the wire protocol and produce a sane table, JSON and plots. It checks that the
+//! figures exist and make sense, never that targets are met (the machine may be loaded).
+
+use std::process::Command;
+
+#[test]
+fn short_typing_run_produces_table_json_and_plots() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = Command::new(env!("CARGO_BIN_EXE_skerry-bench"))
+        .args(["--secs", "3", "--settle", "1.5", "--warmup", "0.5"])
+        .args([
+            "--workloads",
+            "typing",
+            "--settings",
+            "x264-420",
+            "--pixelflux",
+            "off",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .expect("skerry-bench runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "skerry-bench failed\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("| typing | x264-420 | Skerry |"),
+        "table row missing:\n{stdout}"
+    );
+
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("results.json")).expect("results.json"),
+    )
+    .expect("JSON");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{json:#}");
+    let r = &rows[0];
+    let f = |k: &str| {
+        r[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} missing in {r:#}"))
+    };
+    assert!(f("secs") >= 2.9, "{r:#}");
+    // Twelve key presses, each echoed by the terminal: frames must have arrived, each with
+    // bytes, and most presses must have a latency sample.
+    assert!(f("frames") >= 1.0 && f("bytes_per_s") > 0.0, "{r:#}");
+    assert!(f("latency_samples") >= 3.0, "{r:#}");
+    assert!(
+        f("latency_p50_ms") > 0.0 && f("latency_p99_ms") >= f("latency_p50_ms"),
+        "{r:#}"
+    );
+    assert!(
+        r["cpu_s"]["streamer"].as_f64().is_some_and(|c| c > 0.0),
+        "{r:#}"
+    );
+    assert!(
+        r["peak_rss_mib"]["compositor"]
+            .as_f64()
+            .is_some_and(|m| m > 1.0),
+        "{r:#}"
+    );
+    // After paint-over the viewer's picture matches the compositor's closely.
+    let psnr = r["y_psnr_refresh_db"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no Y-PSNR: {r:#}"));
+    assert!(psnr > 30.0, "Y-PSNR {psnr} dB after paint-over: {r:#}");
+    for plot in ["bandwidth.png", "cpu.png"] {
+        let png = std::fs::read(out.path().join(plot)).expect(plot);
+        assert!(png.starts_with(b"\x89PNG"), "{plot} is not a PNG");
+    }
+}
