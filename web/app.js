@@ -13,6 +13,7 @@ import { CursorView } from './cursor.js';
 import { Stats, renderStats } from './stats.js';
 import { SettingsPanel } from './settings.js';
 import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
+import { setupAudio, MSG_AUDIO } from './audio-ui.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -224,6 +225,7 @@ function onText(data) {
 }
 
 function onBinary(data) {
+  if (new Uint8Array(data, 0, 1)[0] === MSG_AUDIO) return audio.player.handle(data);
   const msg = proto.parseBinary(data);
   switch (msg.kind) {
     case 'video':
@@ -265,7 +267,8 @@ const conn = new Connection(wsUrl(document.baseURI), {
   },
 });
 
-window.skerry = { stats, connection: conn, video, settings, send: sendObject };
+const audio = setupAudio((bytes) => conn.send(bytes));
+window.skerry = { stats, connection: conn, video, settings, send: sendObject, audio };
 
 stats.decoders = await probeDecoders({ high: PROBE_H264, baseline: PROBE_H264_BASELINE, high444: PROBE_H264_444 });
 if (!stats.decoders.h264) {

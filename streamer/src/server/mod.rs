@@ -38,6 +38,8 @@ pub struct AppState {
     pub server_name: String,
     /// Flips to true when the server is stopping; WebSocket sessions close on it.
     pub stopping: watch::Receiver<bool>,
+    /// The desktop's sound out and the browser's microphone in.
+    pub audio: crate::audio::Audio,
 }
 
 pub type Body = Full<Bytes>;
