@@ -15,6 +15,7 @@ import { SettingsPanel } from './settings.js';
 import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
 import { attachFiles } from './files.js';
 import { ClipboardSync } from './clipboard.js';
+import { setupAudio, MSG_AUDIO } from './audio-ui.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -247,6 +248,7 @@ function onText(data) {
 }
 
 function onBinary(data) {
+  if (new Uint8Array(data, 0, 1)[0] === MSG_AUDIO) return audio.player.handle(data);
   if (clipboard.handleBinary(data)) return;
   const msg = proto.parseBinary(data);
   switch (msg.kind) {
@@ -289,7 +291,8 @@ const conn = new Connection(wsUrl(document.baseURI), {
   },
 });
 
-window.skerry = { stats, connection: conn, video, settings, send: sendObject, clipboard };
+const audio = setupAudio((bytes) => conn.send(bytes));
+window.skerry = { stats, connection: conn, video, settings, send: sendObject, clipboard, audio };
 
 stats.decoders = await probeDecoders({ high: PROBE_H264, baseline: PROBE_H264_BASELINE, high444: PROBE_H264_444 });
 if (!stats.decoders.h264) {

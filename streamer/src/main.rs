@@ -280,6 +280,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         server_name: format!("skerry-streamer {}", env!("CARGO_PKG_VERSION")),
         stopping: stop_rx,
         files: Arc::new(Files::new(config.files.clone())),
+        audio: start_audio()?,
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let bound = listener.local_addr().unwrap_or(addr);
@@ -310,6 +311,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Some(reason) => bail!("the capture source closed: {reason}"),
         None => Ok(()),
     }
+}
+
+/// Starts the desktop sound and microphone paths unless `SKERRY_AUDIO=off`; a missing
+/// audio server only means retries in the background.
+fn start_audio() -> anyhow::Result<skerry_streamer::audio::Audio> {
+    use skerry_streamer::audio::{Audio, AudioOptions};
+    let opts = AudioOptions::from_env().context("audio settings")?;
+    Ok(match opts {
+        Some(o) => Audio::start(
+            o,
+            std::time::Instant::now(),
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        ),
+        None => Audio::default(),
+    })
 }
 
 /// Passes capture events to the pipeline and tells `run` when the source is gone, so the

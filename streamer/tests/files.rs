@@ -41,6 +41,7 @@ impl Server {
                 download_dir: root.path().join("down"),
                 max_upload,
             })),
+            audio: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

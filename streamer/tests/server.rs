@@ -66,6 +66,7 @@ impl TestServer {
                     max_upload: skerry_streamer::files::DEFAULT_MAX_UPLOAD,
                 },
             )),
+            audio: Default::default(),
         });
         let (acceptor, connector) = if use_tls {
             let (certs, key) = tls::self_signed(&tls::default_names()).expect("cert");
@@ -446,7 +447,29 @@ async fn misbehaving_clients_are_closed_while_others_keep_receiving() {
             Message::Binary(Bytes::from_static(b"\x11\x00\x09\x00text/html<b>")),
             1008,
         ),
+        // Kinds nobody accepts stay refused; a microphone packet over its limit
+        // is too big.
+        (Message::Binary(Bytes::from_static(&[0x12, 0, 0])), 1003),
+        (Message::Binary(Bytes::from(vec![0x10; 9 * 1024])), 1009),
     ];
+    // A microphone packet (kind 0x10) is accepted: the session goes on and answers a ping.
+    let mut mic = s.ws().await;
+    hello(&mut mic).await;
+    let mut packet = vec![0x10, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    packet.extend_from_slice(&[0xF8, 0xFF, 0xFE]);
+    mic.send(Message::Binary(packet.into()))
+        .await
+        .expect("send");
+    mic.send(Message::Text(r#"{"type":"ping","t":7}"#.into()))
+        .await
+        .expect("send");
+    loop {
+        if let Message::Text(t) = next_msg(&mut mic).await
+            && t.as_str().contains(r#""type":"pong""#)
+        {
+            break;
+        }
+    }
     for (msg, code) in cases {
         let mut bad = s.ws().await;
         hello(&mut bad).await;

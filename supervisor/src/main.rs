@@ -306,6 +306,10 @@ fn child_env(
     set("XDG_SESSION_TYPE", "wayland".into());
     set("WAYLAND_DISPLAY", cfg.wayland_display.clone().into());
     set("NOTIFY_SOCKET", notify.path().into());
+    set(
+        "PULSE_SERVER",
+        skerry_init::services::audio_server_env(runtime_dir).into(),
+    );
     set("SKERRY_STATUS_FILE", status_path.into());
     for (k, v) in gpu.env() {
         set(&k, v.into());

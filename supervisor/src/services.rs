@@ -92,9 +92,10 @@ pub fn default_services(cfg: &Config) -> Vec<ServiceConfig> {
         restart: None,
         ready_timeout: None,
     };
-    let mut list = Vec::new();
-    // Slot: the audio server (PipeWire or PulseAudio with a null sink) goes first here, and
-    // the compositor and streamer will list it in `after`.
+    let mut list = vec![ServiceConfig {
+        ready_path: Some(AUDIO_SOCKET.into()),
+        ..svc("audio", audio_command(), &[])
+    }];
     list.push(ServiceConfig {
         critical: true,
         // READY=1 comes once the Wayland socket listens and Xwayland is up, together with
@@ -107,12 +108,57 @@ pub fn default_services(cfg: &Config) -> Vec<ServiceConfig> {
         list.push(svc("shell", vec!["skerry-shell".into()], &["compositor"]));
         app_after.push("shell");
     }
+    // Applications find the sound server when they start; the compositor and the streamer
+    // do not wait for it (the streamer reconnects to it on its own), so a restarted audio
+    // server never takes the desktop down.
+    app_after.push("audio");
     list.push(svc("app", cfg.app.clone(), &app_after));
     list.push(ServiceConfig {
         notify: true,
         ..svc("streamer", vec!["skerry-streamer".into()], &["compositor"])
     });
     list
+}
+
+/// Where the audio server's native socket appears; `PULSE_SERVER` points every child at it.
+pub const AUDIO_SOCKET: &str = "$XDG_RUNTIME_DIR/pulse/native";
+
+/// The `PULSE_SERVER` every child gets, so applications (and the streamer) reach the audio
+/// server even when they look for it somewhere other than the runtime directory.
+pub fn audio_server_env(runtime_dir: &Path) -> String {
+    format!("unix:{}/pulse/native", runtime_dir.display())
+}
+
+/// PulseAudio with no configuration file: a null sink as the default output (the streamer
+/// records its monitor) and a second null sink whose monitor, remapped into a real source,
+/// is the default microphone (the streamer plays the browser's microphone into that sink).
+/// Everything is on the command line so no file has to be installed for it.
+pub fn audio_command() -> Vec<String> {
+    [
+        "pulseaudio",
+        "--daemonize=no",
+        "--exit-idle-time=-1",
+        "--disallow-exit",
+        "--use-pid-file=no",
+        "--realtime=no",
+        "--high-priority=no",
+        "--log-target=stderr",
+        "-n",
+        "-L",
+        "module-native-protocol-unix auth-anonymous=1",
+        "-L",
+        "module-null-sink sink_name=skerry_out rate=48000 channels=2 \
+         sink_properties=device.description=Skerry-output",
+        "-L",
+        "module-null-sink sink_name=skerry_mic_in rate=48000 channels=2 \
+         sink_properties=device.description=Skerry-microphone-feed",
+        "-L",
+        "module-remap-source master=skerry_mic_in.monitor source_name=skerry_mic \
+         source_properties=device.description=Skerry-microphone",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 /// Resolves and checks the service list; problems go to `errors`.

@@ -1,5 +1,5 @@
-//! The default service list — compositor, application, streamer — with stand-ins for the
-//! compositor and streamer placed next to a copy of `skerry-init`, as PID 1 of a PID
+//! The default service list — audio server, compositor, application, streamer — with
+//! stand-ins for the audio server, compositor and streamer placed next to a copy of `skerry-init`, as PID 1 of a PID
 //! namespace: the wiring (order, readiness, environment, DISPLAY, restart isolation, stop
 //! order) the real appliance relies on.
 
@@ -12,11 +12,12 @@ use std::time::Duration;
 use common::{Appliance, wait_for};
 use nix::sys::signal::Signal;
 
-const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS']";
+const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS', 'PULSE_SERVER']";
 
-/// A stand-in service: records its environment and pid, binds the Wayland socket if asked,
+/// A stand-in service: records its environment, pid and start, binds a socket under the
+/// runtime directory if asked (the Wayland display, the audio server's `pulse/native`),
 /// says READY=1 (with `extra`), logs SIGTERM, and exits 1 when `DIR/crash-NAME` appears.
-fn fake(name: &str, bind_wayland: bool, extra: &str) -> String {
+fn fake(name: &str, bind: &str, extra: &str) -> String {
     format!(
         r#"#!/usr/bin/python3
 import os, signal, socket, sys, time
@@ -26,14 +27,19 @@ with open(d + "/{name}.env", "w") as f:
     f.write("".join("%s=%s\n" % (k, env.get(k, "")) for k in {KEYS}))
 with open(d + "/{name}.pids", "a") as f:
     f.write("%d\n" % os.getpid())
+with open(d + "/order", "a") as f:
+    f.write("{name}\n")
 def stop(*_):
     with open(d + "/stopped", "a") as f:
         f.write("{name}\n")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
-if {bind}:
+if "{bind}":
+    path = env["XDG_RUNTIME_DIR"] + "/" + "{bind}"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    time.sleep(0.3)  # a slow start: nothing that waits for it may start before the socket
     s = socket.socket(socket.AF_UNIX)
-    s.bind(env["XDG_RUNTIME_DIR"] + "/" + env["WAYLAND_DISPLAY"])
+    s.bind(path)
     s.listen()
 n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 n.sendto(b"READY=1{extra}", env["NOTIFY_SOCKET"])
@@ -43,7 +49,6 @@ while True:
         sys.exit(1)
     time.sleep(0.05)
 "#,
-        bind = if bind_wayland { "True" } else { "False" },
     )
 }
 
@@ -73,10 +78,11 @@ fn default_services_are_wired_as_the_appliance_needs() {
             install(
                 dir,
                 "skerry-compositor",
-                &fake("compositor", true, "\\nDISPLAY=:7"),
+                &fake("compositor", "skerry-0", "\\nDISPLAY=:7"),
             );
-            install(dir, "skerry-streamer", &fake("streamer", false, ""));
-            install(dir, "app", &fake("app", false, ""));
+            install(dir, "pulseaudio", &fake("audio", "pulse/native", ""));
+            install(dir, "skerry-streamer", &fake("streamer", "", ""));
+            install(dir, "app", &fake("app", "", ""));
         },
     );
     // The app counts as ready once started; wait for it to have written its environment too.
@@ -86,6 +92,19 @@ fn default_services_are_wired_as_the_appliance_needs() {
             .is_some_and(|s| s["ready"] == true)
             && !env_of(&app, "app").is_empty()),
         "not ready:\n{}",
+        app.log()
+    );
+    // A service is ready once started; its stand-in then writes what it saw.
+    assert!(
+        wait_for(Duration::from_secs(20), || [
+            "audio",
+            "compositor",
+            "app",
+            "streamer"
+        ]
+        .iter()
+        .all(|n| app.lines("order").iter().any(|o| o == n))),
+        "not all started:\n{}",
         app.log()
     );
     let d = app.dir.path().display().to_string();
@@ -117,6 +136,19 @@ fn default_services_are_wired_as_the_appliance_needs() {
         compositor.contains(&"SKERRY_FPS=30".to_string()),
         "{compositor:?}"
     );
+    // Every service reaches the audio server through PULSE_SERVER; the application starts
+    // only once the audio server's socket exists.
+    for name in ["audio", "compositor", "app", "streamer"] {
+        let env = env_of(&app, name);
+        assert!(
+            env.contains(&format!("PULSE_SERVER=unix:{d}/run/pulse/native")),
+            "{name}: {env:?}"
+        );
+    }
+    let order = app.lines("order");
+    let at = |n: &str| order.iter().position(|o| o == n).expect(n);
+    assert_eq!(at("audio"), 0, "{order:?}");
+    assert!(at("app") > at("compositor"), "{order:?}");
     for name in ["app", "streamer"] {
         let env = env_of(&app, name);
         // Started after the compositor said DISPLAY=:7.
@@ -138,7 +170,7 @@ fn default_services_are_wired_as_the_appliance_needs() {
         .iter()
         .map(|s| s["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["compositor", "app", "streamer"]);
+    assert_eq!(names, ["audio", "compositor", "app", "streamer"]);
 
     // The streamer crashes: it alone comes back; the application is not touched.
     std::fs::write(app.path("crash-streamer"), "").expect("trigger");
@@ -153,9 +185,10 @@ fn default_services_are_wired_as_the_appliance_needs() {
     assert_eq!(app.lines("app.pids").len(), 1);
     assert_eq!(app.lines("compositor.pids").len(), 1);
     let status = app.status().expect("status");
-    assert_eq!(status["services"][2]["restarts"], 1);
-    assert_eq!(status["services"][2]["last_exit"], "exited 1");
-    assert_eq!(status["services"][1]["restarts"], 0);
+    assert_eq!(status["services"][3]["restarts"], 1);
+    assert_eq!(status["services"][3]["last_exit"], "exited 1");
+    assert_eq!(status["services"][2]["restarts"], 0);
+    assert_eq!(status["services"][0]["restarts"], 0);
 
     // Stopping: the compositor goes last.
     app.signal(Signal::SIGTERM);
@@ -166,6 +199,8 @@ fn default_services_are_wired_as_the_appliance_needs() {
         app.log()
     );
     let stopped = app.lines("stopped");
-    assert_eq!(stopped.len(), 3, "{stopped:?}");
-    assert_eq!(stopped[2], "compositor", "{stopped:?}");
+    assert_eq!(stopped.len(), 4, "{stopped:?}");
+    let at = |n: &str| stopped.iter().position(|o| o == n).expect(n);
+    assert!(at("compositor") > at("app") && at("compositor") > at("streamer"));
+    assert!(at("audio") > at("app"), "{stopped:?}");
 }

@@ -343,6 +343,7 @@ fn default_services_are_the_appliance() {
         "skerry-streamer",
         "skerry-shell",
         "foot",
+        "pulseaudio",
     ] {
         let p = dir.path().join(name);
         std::fs::write(&p, "#!/bin/sh\n").expect("write");
@@ -355,30 +356,61 @@ fn default_services_are_the_appliance() {
     let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
     assert!(errs.is_empty(), "{errs:?}");
     let names: Vec<_> = specs.iter().map(|s| s.plan.name.as_str()).collect();
-    assert_eq!(names, ["compositor", "app", "streamer"]);
-    assert_eq!(specs[0].program, dir.path().join("skerry-compositor"));
-    assert!(specs[0].plan.critical && specs[0].notify);
+    assert_eq!(names, ["audio", "compositor", "app", "streamer"]);
+    // The audio server starts first, waits for nothing, is ready when its socket exists.
+    assert_eq!(specs[0].program, dir.path().join("pulseaudio"));
+    assert!(specs[0].plan.after.is_empty() && !specs[0].plan.critical);
+    assert_eq!(
+        specs[0].ready_path.as_deref(),
+        Some("$XDG_RUNTIME_DIR/pulse/native")
+    );
+    assert!(
+        specs[0]
+            .args
+            .iter()
+            .any(|a| a.contains("sink_name=skerry_out"))
+    );
+    assert!(
+        specs[0]
+            .args
+            .iter()
+            .any(|a| a.contains("source_name=skerry_mic"))
+    );
+    assert_eq!(specs[1].program, dir.path().join("skerry-compositor"));
+    assert!(specs[1].plan.critical && specs[1].notify);
     // Ready only on READY=1, which carries Xwayland's DISPLAY for the apps started after.
-    assert_eq!(specs[0].ready_path, None);
-    assert_eq!(specs[1].plan.after, [0]);
-    assert!(specs[1].plan.ready_on_start && !specs[1].plan.critical);
-    assert_eq!(specs[2].plan.after, [0]);
-    assert!(specs[2].notify);
+    assert_eq!(specs[1].ready_path, None);
+    // The compositor does not wait for audio (an audio restart must not restart it);
+    // the application does, so it finds the sound server when it starts.
+    assert!(specs[1].plan.after.is_empty());
+    assert_eq!(specs[2].plan.after, [1, 0]);
+    assert!(specs[2].plan.ready_on_start && !specs[2].plan.critical);
+    assert_eq!(specs[3].plan.after, [1]);
+    assert!(specs[3].notify);
+    assert_eq!(
+        services::audio_server_env(std::path::Path::new("/run/user/1000")),
+        "unix:/run/user/1000/pulse/native"
+    );
 
     let c = parse(&[("SKERRY_DESKTOP", "on")], None).expect("valid");
     let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
     let names: Vec<_> = specs.iter().map(|s| s.plan.name.as_str()).collect();
-    assert_eq!(names, ["compositor", "shell", "app", "streamer"]);
-    assert_eq!(specs[2].plan.after, [0, 1]);
+    assert_eq!(names, ["audio", "compositor", "shell", "app", "streamer"]);
+    assert_eq!(specs[3].plan.after, [1, 2, 0]);
 
     // Missing binaries are configuration errors naming where they were looked for.
     let c = parse(&[], None).expect("valid");
     let empty = tempfile::tempdir().expect("tempdir");
     let mut errs = Vec::new();
     services::plan(&c, Some(empty.path()), "", &mut errs);
-    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert_eq!(errs.len(), 4, "{errs:?}");
     assert!(
         errs[0]
+            .to_string()
+            .contains("\"pulseaudio\" not found next to skerry-init")
+    );
+    assert!(
+        errs[1]
             .to_string()
             .contains("\"skerry-compositor\" not found next to skerry-init")
     );

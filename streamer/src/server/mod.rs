@@ -40,6 +40,8 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
     /// Upload and download directories and the uploads in progress.
     pub files: Arc<crate::files::Files>,
+    /// The desktop's sound out and the browser's microphone in.
+    pub audio: crate::audio::Audio,
 }
 
 pub type Body = Full<Bytes>;

@@ -199,9 +199,11 @@ where
     tracing::info!(viewer = viewer.id, who = %access.identity, "viewer joined");
 
     let (close_tx, close_rx) = watch::channel(None::<(u16, String)>);
+    let audio = state.audio.hub.subscribe();
     let writer = tokio::spawn(write_loop(
         sink,
         viewer.clone(),
+        audio,
         state.clone(),
         close_rx,
         state.stopping.clone(),
@@ -222,7 +224,21 @@ where
             let _ = close_tx.send(Some((proto::close::NORMAL, String::new())));
             break;
         }
-        match read_message(msg) {
+        let parsed = match msg {
+            Ok(Message::Binary(b)) if b.first() == Some(&crate::audio::wire::KIND_MIC) => {
+                if b.len() > crate::audio::wire::MAX_MIC_MESSAGE {
+                    Err(ProtoError::TooBig)
+                } else {
+                    // Only a controller's microphone reaches the desktop.
+                    if access.role == Role::Controller {
+                        state.audio.microphone(b);
+                    }
+                    Ok(None)
+                }
+            }
+            other => read_message(other),
+        };
+        match parsed {
             Ok(Some(m)) => handle(m, &state, &viewer, &access),
             Ok(None) => {}
             Err(err) => {
@@ -252,6 +268,7 @@ where
 async fn write_loop<K>(
     mut sink: K,
     viewer: Arc<Viewer>,
+    audio: crate::audio::Subscription,
     state: Arc<AppState>,
     mut close: watch::Receiver<Option<(u16, String)>>,
     mut stopping: watch::Receiver<bool>,
@@ -272,6 +289,7 @@ async fn write_loop<K>(
                 return;
             }
             out = viewer.next() => out,
+            a = audio.next() => Outgoing::Binary(a),
         };
         let sent = match out {
             Outgoing::Text(t) => sink.send(Message::Text(t.into())).await,

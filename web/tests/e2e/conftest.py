@@ -38,13 +38,13 @@ def playwright_driver():
 class Browser:
     """One Chromium with a fresh profile; collects console errors and CSP violations."""
 
-    def __init__(self, driver, viewport=(1280, 800), scale=1.0):
+    def __init__(self, driver, viewport=(1280, 800), scale=1.0, args=()):
         self.profile = tempfile.mkdtemp(prefix="skerry-chromium-")
         self.context = driver.chromium.launch_persistent_context(
             self.profile,
             executable_path=CHROMIUM,
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=CHROMIUM_ARGS + list(args),
             ignore_https_errors=True,
             viewport={"width": viewport[0], "height": viewport[1]},
             device_scale_factor=scale,
