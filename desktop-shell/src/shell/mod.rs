@@ -44,6 +44,10 @@ use crate::render::{self, Painter};
 use protocols::Toplevel;
 use surface::{Role, ShellSurface};
 
+/// Namespace of the panel's layer surface: Skerry's compositor gives the keyboard to the
+/// layer surface of this name, with the Super press and release, when Super is tapped alone.
+pub const PANEL_NAMESPACE: &str = "skerry-panel";
+
 /// Why the shell could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -116,6 +120,8 @@ pub struct Shell {
     seat: Option<wl_seat::WlSeat>,
     pointer: Option<wl_pointer::WlPointer>,
     keyboard: Option<wl_keyboard::WlKeyboard>,
+    /// A Super key is down and no other key has been pressed since (a tap opens the menu).
+    super_tap: bool,
 
     painter: Painter,
     config: Config,
@@ -203,8 +209,9 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         .set_keyboard_interactivity(KeyboardInteractivity::None);
     background.layer.commit();
 
-    // Panel: the bottom edge, reserving its height so windows do not cover it.
-    let panel = make(Role::Panel, Layer::Top, "skerry-panel");
+    // Panel: the bottom edge, reserving its height so windows do not cover it. Skerry's
+    // compositor gives the surface of this namespace the keyboard when Super is tapped.
+    let panel = make(Role::Panel, Layer::Top, PANEL_NAMESPACE);
     panel
         .layer
         .set_anchor(Anchor::BOTTOM | Anchor::LEFT | Anchor::RIGHT);
@@ -212,7 +219,7 @@ pub fn run(config: Config) -> Result<(), ShellError> {
     panel.layer.set_exclusive_zone(layout::PANEL_HEIGHT as i32);
     panel
         .layer
-        .set_keyboard_interactivity(KeyboardInteractivity::None);
+        .set_keyboard_interactivity(KeyboardInteractivity::OnDemand);
     panel.layer.commit();
 
     let installed = apps::load_entries(&config.data_dirs, &config.locale);
@@ -246,6 +253,7 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         seat: None,
         pointer: None,
         keyboard: None,
+        super_tap: false,
         painter: Painter::new(config.data_dirs.clone()),
         installed,
         menu,
