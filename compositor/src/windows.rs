@@ -231,16 +231,13 @@ impl Skerry {
                 }
             }
         }
-        // Keyboard focus follows the layout's focus, unless a layer surface holds it
-        // exclusively (the open start menu) or the start-menu key gave it to the panel.
-        let target = self
-            .exclusive_layer()
-            .or_else(|| self.shortcuts.layer_focus())
-            .or_else(|| {
-                focus
-                    .and_then(|id| self.windows.get(&id))
-                    .and_then(Managed::surface)
-            });
+        // Keyboard focus follows the layout's focus, unless the start-menu key gave it to
+        // the panel.
+        let target = self.shortcuts.layer_focus().or_else(|| {
+            focus
+                .and_then(|id| self.windows.get(&id))
+                .and_then(Managed::surface)
+        });
         if let Some(keyboard) = self.seat.get_keyboard() {
             set_keyboard_focus(self, &keyboard, target);
         }

@@ -56,9 +56,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// A headless backend of `size` output pixels at output `scale`.
-    pub fn headless(size: Size<i32, Physical>, scale: f64) -> Result<Self, BackendError> {
-        Ok(Self::Headless(Headless::new(size, scale)?))
+    pub fn headless(size: Size<i32, Physical>) -> Result<Self, BackendError> {
+        Ok(Self::Headless(Headless::new(size)?))
     }
 
     pub fn renderer(&mut self) -> &mut PixmanRenderer {

@@ -1,19 +1,13 @@
 //! wlr-layer-shell: panels, docks, wallpapers and overlays on the single output. Exclusive
 //! zones shrink the area the layout places windows in.
-//!
-//! Keyboard: a top or overlay layer surface asking for `exclusive` keyboard interactivity
-//! (the shell's open start menu, a lock or launcher overlay) holds the keyboard for as long
-//! as it exists, ahead of any window; when it goes away the focus returns to the focused
-//! window, not to the panel that may have held it before the menu opened.
 
 use smithay::{
     delegate_layer_shell,
     desktop::{LayerSurface, PopupKind, layer_map_for_output},
-    reexports::wayland_server::protocol::{wl_output::WlOutput, wl_surface::WlSurface},
+    reexports::wayland_server::protocol::wl_output::WlOutput,
     wayland::shell::{
         wlr_layer::{
-            KeyboardInteractivity, Layer, LayerSurface as WlrLayerSurface, WlrLayerShellHandler,
-            WlrLayerShellState,
+            Layer, LayerSurface as WlrLayerSurface, WlrLayerShellHandler, WlrLayerShellState,
         },
         xdg::PopupSurface,
     },
@@ -55,9 +49,6 @@ impl WlrLayerShellHandler for Skerry {
                 .find(|l| l.layer_surface() == &surface)
                 .cloned();
             if let Some(layer) = found {
-                if layer.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive {
-                    self.shortcuts.clear_layer_focus();
-                }
                 map.unmap_layer(&layer);
             }
         }
@@ -66,18 +57,3 @@ impl WlrLayerShellHandler for Skerry {
     }
 }
 delegate_layer_shell!(Skerry);
-
-impl Skerry {
-    /// The top-most overlay or top layer surface that asked for exclusive keyboard focus.
-    pub(crate) fn exclusive_layer(&self) -> Option<WlSurface> {
-        let map = layer_map_for_output(&self.output);
-        [Layer::Overlay, Layer::Top].into_iter().find_map(|layer| {
-            map.layers_on(layer)
-                .rev()
-                .find(|l| {
-                    l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
-                })
-                .map(|l| l.wl_surface().clone())
-        })
-    }
-}

@@ -365,11 +365,6 @@ impl KeyboardHandler for Shell {
         _: u32,
         event: KeyEvent,
     ) {
-        // A Super tap is a press and a release with no other key between.
-        self.super_tap = is_super(&event);
-        if self.super_tap {
-            return;
-        }
         if self.menu_surface.is_some() {
             self.menu_key(&event);
         }
@@ -391,18 +386,11 @@ impl KeyboardHandler for Shell {
     fn release_key(
         &mut self,
         _: &Connection,
-        qh: &QueueHandle<Self>,
+        _: &QueueHandle<Self>,
         _: &wl_keyboard::WlKeyboard,
         _: u32,
-        event: KeyEvent,
+        _: KeyEvent,
     ) {
-        if is_super(&event) && std::mem::take(&mut self.super_tap) {
-            if self.menu_surface.is_some() {
-                self.close_menu();
-            } else {
-                self.open_menu(qh);
-            }
-        }
     }
 
     fn update_modifiers(
@@ -416,9 +404,4 @@ impl KeyboardHandler for Shell {
         _: u32,
     ) {
     }
-}
-
-/// Super_L or Super_R (evdev 125 / 126, whatever the keymap calls them).
-fn is_super(event: &KeyEvent) -> bool {
-    matches!(event.keysym, Keysym::Super_L | Keysym::Super_R) || matches!(event.raw_code, 125 | 126)
 }

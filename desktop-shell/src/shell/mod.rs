@@ -44,10 +44,6 @@ use crate::render::{self, Painter};
 use protocols::Toplevel;
 use surface::{Role, ShellSurface};
 
-/// Namespace of the panel's layer surface: Skerry's compositor gives the keyboard to the
-/// layer surface of this name, with the Super press and release, when Super is tapped alone.
-pub const PANEL_NAMESPACE: &str = "skerry-panel";
-
 /// Why the shell could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -120,8 +116,6 @@ pub struct Shell {
     seat: Option<wl_seat::WlSeat>,
     pointer: Option<wl_pointer::WlPointer>,
     keyboard: Option<wl_keyboard::WlKeyboard>,
-    /// A Super key is down and no other key has been pressed since (a tap opens the menu).
-    super_tap: bool,
 
     painter: Painter,
     config: Config,
@@ -209,9 +203,8 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         .set_keyboard_interactivity(KeyboardInteractivity::None);
     background.layer.commit();
 
-    // Panel: the bottom edge, reserving its height so windows do not cover it. Skerry's
-    // compositor gives the surface of this namespace the keyboard when Super is tapped.
-    let panel = make(Role::Panel, Layer::Top, PANEL_NAMESPACE);
+    // Panel: the bottom edge, reserving its height so windows do not cover it.
+    let panel = make(Role::Panel, Layer::Top, "skerry-panel");
     panel
         .layer
         .set_anchor(Anchor::BOTTOM | Anchor::LEFT | Anchor::RIGHT);
@@ -219,7 +212,7 @@ pub fn run(config: Config) -> Result<(), ShellError> {
     panel.layer.set_exclusive_zone(layout::PANEL_HEIGHT as i32);
     panel
         .layer
-        .set_keyboard_interactivity(KeyboardInteractivity::OnDemand);
+        .set_keyboard_interactivity(KeyboardInteractivity::None);
     panel.layer.commit();
 
     let installed = apps::load_entries(&config.data_dirs, &config.locale);
@@ -253,7 +246,6 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         seat: None,
         pointer: None,
         keyboard: None,
-        super_tap: false,
         painter: Painter::new(config.data_dirs.clone()),
         installed,
         menu,

@@ -25,7 +25,7 @@ fn missing_tools(kind: Kind) -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
     let tools: &[&str] = match kind {
         Kind::Sway => &["sway", "setpriv", "grim", "foot"],
-        Kind::Skerry | Kind::SkerryInProcess => &["grim", "foot"],
+        Kind::Skerry => &["grim", "foot"],
     };
     for tool in tools {
         if !skerry_shell::entry::program_exists(tool, &path) {
@@ -60,10 +60,6 @@ macro_rules! require_tools {
 pub enum Kind {
     Sway,
     Skerry,
-    /// Skerry's compositor on a thread of the test, so the test can press keys on the
-    /// seat's own keyboard (compositor shortcuts such as the Super tap are not reachable
-    /// through `zwp_virtual_keyboard_v1`, whose keys go straight to the focused client).
-    SkerryInProcess,
 }
 
 /// The workspace's compositor binary, next to the shell's.
@@ -143,25 +139,6 @@ fn start_skerry(
     (child, runtime, socket)
 }
 
-/// Skerry's compositor in-process, on its own thread.
-fn start_skerry_inprocess(
-    dir: &tempfile::TempDir,
-    size: (u32, u32),
-    scale: f64,
-) -> (skerry_compositor::CompositorThread, PathBuf, PathBuf) {
-    let runtime = dir.path().join("run");
-    std::fs::create_dir(&runtime).unwrap();
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut config = skerry_compositor::Config::new(runtime.clone());
-    config.socket_name = Some("skerry-test".into());
-    config.width = size.0;
-    config.height = size.1;
-    config.scale = scale;
-    let thread = skerry_compositor::CompositorThread::spawn(config).expect("start compositor");
-    let socket = runtime.join(&thread.socket_name);
-    (thread, runtime, socket)
-}
-
 /// sway 1.7 headless with the pixman renderer; it refuses root, so it runs as nobody.
 fn start_sway(
     dir: &tempfile::TempDir,
@@ -232,7 +209,6 @@ pub struct Desktop {
     pub scale: f64,
     shell: Option<ChildGuard>,
     compositor: Option<ChildGuard>,
-    inprocess: Option<skerry_compositor::CompositorThread>,
 }
 
 impl Desktop {
@@ -254,21 +230,9 @@ impl Desktop {
         desktop_apps: &str,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut inprocess = None;
         let (compositor, runtime, socket) = match kind {
-            Kind::Sway => {
-                let (c, r, s) = start_sway(&dir, size, scale);
-                (Some(c), r, s)
-            }
-            Kind::Skerry => {
-                let (c, r, s) = start_skerry(&dir, size, scale);
-                (Some(c), r, s)
-            }
-            Kind::SkerryInProcess => {
-                let (t, r, s) = start_skerry_inprocess(&dir, size, scale);
-                inprocess = Some(t);
-                (None, r, s)
-            }
+            Kind::Sway => start_sway(&dir, size, scale),
+            Kind::Skerry => start_skerry(&dir, size, scale),
         };
         let home = dir.path().join("home");
         let data = dir.path().join("data");
@@ -308,8 +272,7 @@ impl Desktop {
             size,
             scale,
             shell: Some(shell),
-            compositor,
-            inprocess,
+            compositor: Some(compositor),
         }
     }
 
@@ -391,18 +354,6 @@ impl Desktop {
         }
     }
 
-    /// Presses and releases keys (evdev codes) on the seat's keyboard, one after the
-    /// other, through the compositor's shortcut handling. Only for `SkerryInProcess`.
-    pub fn tap_keys(&self, codes: &[u32]) {
-        let compositor = self.inprocess.as_ref().expect("an in-process compositor");
-        for &code in codes {
-            compositor.with_state(move |s| {
-                s.keyboard_key(code, true);
-                s.keyboard_key(code, false);
-            });
-        }
-    }
-
     pub fn client(&self) -> wl::TestClient {
         wl::TestClient::connect(&self.socket, self.logical())
     }
@@ -413,7 +364,6 @@ impl Drop for Desktop {
         // The shell first, then the compositor (which ends the apps' connections).
         self.shell.take();
         self.compositor.take();
-        self.inprocess.take();
     }
 }
 
