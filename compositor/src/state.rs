@@ -265,7 +265,10 @@ impl Skerry {
         output.set_preferred(mode);
         let protocols = crate::handlers::protocols::ProtocolStates::new(dh, &output);
 
-        let backend = Backend::headless((config.width as i32, config.height as i32).into())?;
+        let backend = Backend::headless(
+            (config.width as i32, config.height as i32).into(),
+            config.scale,
+        )?;
         let (lw, lh) = logical_size(config.width, config.height, config.scale);
         let layout = Layout::new(lw, lh, config.single_app);
         let frame_clock = crate::render::FrameClock::new(config.fps);

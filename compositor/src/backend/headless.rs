@@ -29,13 +29,15 @@ pub struct Headless {
 }
 
 impl Headless {
-    pub fn new(size: Size<i32, Physical>) -> Result<Self, BackendError> {
+    /// The damage tracker sizes every element at `scale` (a surface's logical size times
+    /// the scale), so it must carry the output's scale from the first frame on.
+    pub fn new(size: Size<i32, Physical>, scale: f64) -> Result<Self, BackendError> {
         let mut renderer = PixmanRenderer::new()?;
         let image = renderer.create_buffer(Fourcc::Argb8888, (size.w, size.h).into())?;
         Ok(Self {
             renderer,
             image,
-            damage_tracker: OutputDamageTracker::new(size, 1.0, Transform::Normal),
+            damage_tracker: OutputDamageTracker::new(size, scale, Transform::Normal),
             size,
             age: 0,
         })

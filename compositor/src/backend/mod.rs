@@ -56,8 +56,9 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn headless(size: Size<i32, Physical>) -> Result<Self, BackendError> {
-        Ok(Self::Headless(Headless::new(size)?))
+    /// A headless backend of `size` output pixels at output `scale`.
+    pub fn headless(size: Size<i32, Physical>, scale: f64) -> Result<Self, BackendError> {
+        Ok(Self::Headless(Headless::new(size, scale)?))
     }
 
     pub fn renderer(&mut self) -> &mut PixmanRenderer {

@@ -23,6 +23,9 @@ use wayland_protocols::ext::foreign_toplevel_list::v1::client::{
     ext_foreign_toplevel_handle_v1::{self, ExtForeignToplevelHandleV1},
     ext_foreign_toplevel_list_v1::{self, ExtForeignToplevelListV1},
 };
+use wayland_protocols::wp::viewporter::client::{
+    wp_viewport::WpViewport, wp_viewporter::WpViewporter,
+};
 use wayland_protocols::wp::{
     pointer_constraints::zv1::client::{
         zwp_confined_pointer_v1::ZwpConfinedPointerV1,
@@ -57,6 +60,7 @@ pub struct Client {
     pub wm_base: Option<XdgWmBase>,
     pub seat: Option<WlSeat>,
     pub layer_shell: Option<ZwlrLayerShellV1>,
+    pub viewporter: Option<WpViewporter>,
     pub toplevel_list: Option<ExtForeignToplevelListV1>,
     pub constraints: Option<ZwpPointerConstraintsV1>,
     pub relative_manager: Option<ZwpRelativePointerManagerV1>,
@@ -127,6 +131,7 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Client {
                     state.decoration_manager = Some(registry.bind(name, 1, qh, ()))
                 }
                 "zwlr_layer_shell_v1" => state.layer_shell = Some(registry.bind(name, 4, qh, ())),
+                "wp_viewporter" => state.viewporter = Some(registry.bind(name, 1, qh, ())),
                 "wl_seat" => {
                     let seat: WlSeat = registry.bind(name, version.min(8), qh, ());
                     state.keyboard = Some(seat.get_keyboard(qh, ()));
@@ -430,6 +435,8 @@ delegate_noop!(Client: ignore ZwpPointerConstraintsV1);
 delegate_noop!(Client: ignore ZwpConfinedPointerV1);
 delegate_noop!(Client: ignore ZwpRelativePointerManagerV1);
 delegate_noop!(Client: ignore ZwlrLayerShellV1);
+delegate_noop!(Client: ignore WpViewporter);
+delegate_noop!(Client: ignore WpViewport);
 impl Dispatch<ZxdgToplevelDecorationV1, ()> for Client {
     fn event(
         state: &mut Self,
