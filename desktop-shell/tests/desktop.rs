@@ -232,7 +232,6 @@ fn sway_panel_and_wallpaper_at_scale_2() {
 }
 
 #[test]
-#[ignore = "skerry-compositor draws layer surfaces at buffer size / buffer scale in output pixels, not scaled to the output (half size at scale 2); run with --ignored once fixed"]
 fn skerry_panel_and_wallpaper_at_scale_2() {
     panel_and_wallpaper_at_scale_2(Kind::Skerry);
 }
@@ -261,7 +260,6 @@ fn skerry_desktop_folder_file_appears_and_opens() {
 /// neither, so only Skerry's compositor runs this): 44 logical pixels of panel are exactly
 /// 66 buffer pixels at 1.5, drawn at that resolution rather than upscaled.
 #[test]
-#[ignore = "skerry-compositor draws layer surfaces at buffer size / buffer scale in output pixels, not scaled to the output (half size at scale 2); run with --ignored once fixed"]
 fn skerry_panel_at_fractional_scale_1_5() {
     let kind = Kind::Skerry;
     require_tools!(kind);
