@@ -82,6 +82,34 @@ pub(super) async fn put(
     query: Option<&str>,
     mut body: Incoming,
 ) -> Result<Response<FilesBody>, FilesError> {
+    let result = put_chunk(files, id, query, &mut body).await;
+    if result.is_err() {
+        drain(&mut body).await;
+    }
+    result
+}
+
+/// Reads and discards what the client is still sending of a refused chunk (at most one
+/// chunk), so a browser gets the refusal instead of a connection reset mid-request.
+async fn drain(body: &mut Incoming) {
+    let mut left = MAX_CHUNK;
+    while left > 0 {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                left = left.saturating_sub(n);
+            }
+            _ => break,
+        }
+    }
+}
+
+async fn put_chunk(
+    files: &Files,
+    id: &str,
+    query: Option<&str>,
+    body: &mut Incoming,
+) -> Result<Response<FilesBody>, FilesError> {
     if !valid_id(id) {
         return Err(FilesError::BadRequest(
             "the upload id must be 8 to 64 letters, digits, '-' or '_'".into(),
