@@ -58,16 +58,33 @@ impl Desktop {
         cmd
     }
 
-    /// The frame of the window whose app id (X11: class) is `app_id`, once it has content.
-    fn frame(&self, app_id: &'static str) -> Rect {
-        wait_for(app_id, Duration::from_secs(30), || {
-            self.compositor.with_state(move |s| {
-                let t = s
-                    .toplevels()
-                    .into_iter()
-                    .find(|t| t.app_id == app_id && t.has_surface)?;
-                s.layout.get(t.id).map(|w| w.rect)
-            })
+    /// The frame of the mapped window whose app id (X11: class) is `app_id`, if there is one.
+    fn frame(&self, app_id: &'static str) -> Option<Rect> {
+        self.compositor.with_state(move |s| {
+            let t = s
+                .toplevels()
+                .into_iter()
+                .find(|t| t.app_id == app_id && t.has_surface)?;
+            s.layout.get(t.id).map(|w| w.rect)
+        })
+    }
+
+    /// Waits until a screenshot of the window `app_id` passes `check` while its frame stays
+    /// put: a client may still resize or be moved after it first maps (a decoration mode
+    /// change, its real size arriving), and a frame read too early would aim clicks and
+    /// pixel checks at the wrong place. Returns the settled frame and the screenshot.
+    fn settled(
+        &self,
+        app_id: &'static str,
+        what: &str,
+        artifact: &str,
+        check: impl Fn(&(u32, u32, Vec<u8>), Rect) -> bool,
+    ) -> (Rect, (u32, u32, Vec<u8>)) {
+        wait_for(what, Duration::from_secs(30), || {
+            let before = self.frame(app_id)?;
+            let shot = self.grim(artifact);
+            let after = self.frame(app_id)?;
+            (before == after && check(&shot, after)).then_some((after, shot))
         })
     }
 
@@ -134,23 +151,24 @@ fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
         "echo decorated; sleep 600",
     ]);
     let mut foot = Guard(cmd.spawn().expect("start foot"));
-    let frame = d.frame("ssd-foot");
-    let shot = wait_for(
+    let (frame, shot) = d.settled(
+        "ssd-foot",
         "foot's content under a title bar",
-        Duration::from_secs(20),
-        || {
-            let shot = d.grim("foot-decorated.png");
-            let bar = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H / 2);
-            let content = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H + frame.h / 2);
-            (bar == rgb(Palette::ACTIVE.title) && content == [0x20, 0x30, 0x40]).then_some(shot)
+        "foot-decorated.png",
+        |shot, frame| {
+            let bar = rgb_at(shot, frame.x + 3, frame.y + TITLE_H / 2);
+            let content = rgb_at(shot, frame.x + 3, frame.y + TITLE_H + frame.h / 2);
+            bar == rgb(Palette::ACTIVE.title) && content == [0x20, 0x30, 0x40]
         },
     );
     assert_eq!(
         rgb_at(&shot, frame.x + 3, frame.y + 1),
         rgb(Palette::ACTIVE.title)
     );
+    // Sampled at the right edge: the left of the first rows holds the echoed text and the
+    // cursor once the shell has run.
     assert_eq!(
-        rgb_at(&shot, frame.x + 3, frame.y + TITLE_H + 2),
+        rgb_at(&shot, frame.x + frame.w - 4, frame.y + TITLE_H + 2),
         [0x20, 0x30, 0x40],
         "foot's content starts right below the bar"
     );
@@ -170,6 +188,11 @@ fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
     });
     d.compositor
         .with_state(|s| s.keyboard_key(KEY_LEFTALT, false));
+    assert_eq!(
+        d.frame("ssd-foot"),
+        Some(frame),
+        "foot stays where it settled"
+    );
 
     let (x, y) = (
         f64::from(frame.x + frame.w - BUTTON_W / 2),
@@ -201,13 +224,16 @@ fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
     cmd.env("DISPLAY", format!(":{display}"))
         .args(["-class", "SsdXterm", "-bg", "#102030", "-e", "sleep", "600"]);
     let mut xterm = Guard(cmd.spawn().expect("start xterm"));
-    let frame = d.frame("SsdXterm");
-    wait_for("xterm under a title bar", Duration::from_secs(20), || {
-        let shot = d.grim("xterm-decorated.png");
-        let bar = rgb_at(&shot, frame.x + 3, frame.y + TITLE_H / 2);
-        let content = rgb_at(&shot, frame.x + frame.w / 2, frame.y + frame.h - 4);
-        (bar == rgb(Palette::ACTIVE.title) && content == [0x10, 0x20, 0x30]).then_some(())
-    });
+    let (frame, _) = d.settled(
+        "SsdXterm",
+        "xterm under a title bar",
+        "xterm-decorated.png",
+        |shot, frame| {
+            let bar = rgb_at(shot, frame.x + 3, frame.y + TITLE_H / 2);
+            let content = rgb_at(shot, frame.x + frame.w / 2, frame.y + frame.h - 4);
+            bar == rgb(Palette::ACTIVE.title) && content == [0x10, 0x20, 0x30]
+        },
+    );
     // The close button sends WM_DELETE_WINDOW, on which xterm exits.
     let (x, y) = (
         f64::from(frame.x + frame.w - BUTTON_W / 2),
