@@ -161,6 +161,9 @@ fn skerry_typing_lands_in_a_terminal() {
         (text == "skerry\n").then_some(())
     });
     // Text no key produces (through the input method when the terminal has text-input on).
+    // Debian's foot drops input-method text whose serial is behind its own, and it commits
+    // text-input state whenever its cursor moves: let the echo of the line above settle first.
+    recorder.settle(Duration::from_millis(300), TIMEOUT);
     control.inject(InputEvent::Text("é✓ß".into()));
     key(&*control, "Enter");
     wait_until(TIMEOUT, "typed text in the file", || {
