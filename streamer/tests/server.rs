@@ -649,8 +649,18 @@ async fn h264_received_over_the_websocket_decodes_with_ffmpeg() {
         assert_eq!(h.codec, proto::Codec::H264);
         assert_eq!(h.flags & proto::flags::CHROMA444, 0);
         assert_ne!(h.flags & proto::flags::END_OF_FRAME, 0);
-        if let Some(prev) = last_id {
-            assert_eq!(h.frame_id, prev + 1, "a fast viewer misses nothing");
+        // A reader starved by a busy machine may fall behind and skip frames; it then
+        // resumes on a keyframe, so the stream it saw still decodes whole.
+        if let Some(prev) = last_id
+            && h.frame_id != prev + 1
+        {
+            assert!(h.frame_id > prev, "frames arrive in order");
+            assert_ne!(
+                h.flags & proto::flags::KEYFRAME,
+                0,
+                "frame {} after a skip from {prev} is a keyframe",
+                h.frame_id
+            );
         }
         last_id = Some(h.frame_id);
         stream.extend_from_slice(&payload);
