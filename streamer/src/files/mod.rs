@@ -117,6 +117,7 @@ pub struct Files {
 
 impl Files {
     pub fn new(config: FilesConfig) -> Self {
+        upload::remove_orphans(&config.upload_dir);
         Self {
             config,
             uploads: Mutex::new(upload::Uploads::default()),

@@ -312,3 +312,53 @@ pub(super) fn cancel(files: &Files, id: &str) -> Result<Response<FilesBody>, Fil
         &serde_json::json!({ "id": id, "cancelled": true }),
     ))
 }
+
+/// Removes partial files left in `dir` by an earlier streamer (one that was killed mid-upload):
+/// uploads live only in memory, so no later request can ever finish them.
+pub(super) fn remove_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let ours = name.starts_with(".skerry-upload-") && name.ends_with(".part");
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %name, "partial upload from an earlier run removed")
+                }
+                Err(err) => {
+                    tracing::warn!(file = %name, %err, "cannot remove a stale partial upload")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_files_of_an_earlier_run_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keep = [".skerry-upload-x.partial", "notes.part", "photo.png"];
+        for name in keep.iter().chain(&[".skerry-upload-abcdefgh.part"]) {
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+        }
+        std::fs::create_dir(dir.path().join(".skerry-upload-dir.part")).expect("mkdir");
+        remove_orphans(dir.path());
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+        want.push(".skerry-upload-dir.part".into());
+        want.sort();
+        assert_eq!(left, want);
+        // A directory that does not exist yet is fine.
+        remove_orphans(&dir.path().join("missing"));
+    }
+}
