@@ -127,3 +127,25 @@ fn on_demand_layer_gets_the_keyboard_when_clicked() {
     h.click(f64::from(frame.x + 50), f64::from(frame.y + 50));
     assert_eq!(h.client.keyboard_focus, Some(app));
 }
+
+/// B,G,R,A bytes of an opaque 0xAARRGGBB colour.
+fn bgra(argb: u32) -> [u8; 4] {
+    argb.to_le_bytes()
+}
+
+#[test]
+fn title_bar_looks_unfocused_while_an_exclusive_layer_has_the_keyboard() {
+    use skerry_compositor::decoration::{Palette, TITLE_H};
+    let mut h = Harness::new();
+    let w = h.decorated_toplevel("app");
+    h.show(&w, 400, 300);
+    let frame = h.rect(h.window_id("app"));
+    let (x, y) = (frame.x + 3, frame.y + TITLE_H / 2);
+    assert_eq!(h.pixel(x, y), bgra(Palette::ACTIVE.title));
+    let (menu, layer) = layer(&mut h, "menu", KeyboardInteractivity::Exclusive);
+    assert_eq!(h.pixel(x, y), bgra(Palette::INACTIVE.title));
+    layer.destroy();
+    menu.destroy();
+    h.roundtrip();
+    assert_eq!(h.pixel(x, y), bgra(Palette::ACTIVE.title));
+}
