@@ -72,7 +72,7 @@ pub enum ConfigIssue {
     #[error("{name} must be true/false/1/0/yes/no, got {value:?}")]
     BadBool { name: &'static str, value: String },
     #[error(
-        "unknown argument {0:?} (usage: skerry-compositor [--command CMD] [--single-app] [--no-xwayland])"
+        "unknown argument {0:?} (usage: skerry-compositor [--command CMD] [--single-app | --desktop] [--no-xwayland])"
     )]
     UnknownArgument(String),
     #[error("--command needs a value")]
@@ -161,7 +161,9 @@ pub fn parse<'a>(
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg {
+            // The supervisor names the mode it decided; these win over the environment.
             "--single-app" => config.single_app = true,
+            "--desktop" => config.single_app = false,
             "--no-xwayland" => config.xwayland = false,
             "--command" | "-c" => match args.next() {
                 Some(cmd) => config.command = Some(cmd.to_owned()),
@@ -238,6 +240,8 @@ mod tests {
         assert!(!parse_with(&vars, &[]).unwrap().single_app);
         let cli = parse_with(&[("XDG_RUNTIME_DIR", "/tmp/x")], &["--single-app"]).unwrap();
         assert!(cli.single_app);
+        let cli = parse_with(&vars[..2], &["--desktop"]).unwrap();
+        assert!(!cli.single_app, "--desktop wins over SKERRY_APP alone");
     }
 
     #[test]

@@ -11,8 +11,11 @@
 use smithay::{
     backend::input::{Axis, AxisSource, ButtonState},
     desktop::{WindowSurfaceType, layer_map_for_output, utils::under_from_surface_tree},
-    input::pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent},
-    reexports::wayland_server::protocol::wl_surface::WlSurface,
+    input::{
+        keyboard::{KeyboardTarget, ModifiersState, XkbConfig},
+        pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent},
+    },
+    reexports::wayland_server::{Resource, protocol::wl_surface::WlSurface},
     utils::{Logical, Point, SERIAL_COUNTER},
     wayland::{
         pointer_constraints::{PointerConstraint, with_pointer_constraint},
@@ -20,7 +23,7 @@ use smithay::{
     },
 };
 
-use crate::state::Skerry;
+use crate::{protocols::virtual_keyboard::VirtualKeymap, state::Skerry};
 
 /// One axis of a scroll: continuous amount in logical pixels and, for wheels, the discrete
 /// value in 1/120 steps.
@@ -248,6 +251,7 @@ impl Skerry {
         };
         let pos = pointer.current_location();
         if pressed && !pointer.is_grabbed() {
+            self.dismiss_exclusive_layer(pos);
             let on_layer = {
                 let map = layer_map_for_output(&self.output);
                 map.layer_under(Layer::Top, pos).is_some()
@@ -257,6 +261,9 @@ impl Skerry {
                 self.shortcuts.clear_layer_focus();
                 self.layout.click(pos.x, pos.y);
                 self.apply_layout();
+            }
+            if let Some((surface, _)) = self.surface_under(pos) {
+                self.layer_clicked(&surface);
             }
         } else if !pressed {
             // A title-bar button acts on release; the pointer has no client focus there.
@@ -272,6 +279,26 @@ impl Skerry {
                 time,
             },
         );
+    }
+
+    /// A press outside every surface of the client holding an exclusive layer surface (a
+    /// start menu, a launcher) closes that surface, as clicking away from a menu does: it
+    /// would otherwise keep the keyboard from the window the user clicked.
+    fn dismiss_exclusive_layer(&mut self, pos: Point<f64, Logical>) {
+        let Some(exclusive) = self.exclusive_layer() else {
+            return;
+        };
+        let under = self.surface_under(pos).map(|(s, _)| s);
+        if under.is_some_and(|s| s.client() == exclusive.client()) {
+            return;
+        }
+        let layer = layer_map_for_output(&self.output)
+            .layer_for_surface(&exclusive, WindowSurfaceType::TOPLEVEL)
+            .cloned();
+        if let Some(layer) = layer {
+            tracing::debug!(namespace = layer.namespace(), "click outside: closing");
+            layer.layer_surface().send_close();
+        }
     }
 
     /// A scroll on one or both axes.
@@ -309,7 +336,48 @@ impl Skerry {
     /// A key (evdev code, without the +8 xkb offset) pressed or released on the seat's
     /// keyboard with the compositor's keymap.
     pub fn keyboard_key(&mut self, evdev_code: u32, pressed: bool) {
+        if self.keymap_source.is_some()
+            && let Some(keyboard) = self.seat.get_keyboard()
+        {
+            // A virtual keyboard typed last, with its own keymap: back to the seat's.
+            match keyboard.set_xkb_config(self, XkbConfig::default()) {
+                Ok(()) => self.keymap_source = None,
+                Err(e) => tracing::warn!("cannot restore the seat keymap: {e:?}"),
+            }
+        }
         // Compositor shortcuts (Alt+Tab, Alt+F4, Super) are taken out first.
         self.handle_key(evdev_code, pressed);
+    }
+
+    /// Makes a virtual keyboard's keymap the seat's, so its key codes mean what its client
+    /// meant, for the shortcuts and for the focused client alike.
+    pub(crate) fn use_virtual_keymap(&mut self, keymap: &VirtualKeymap) {
+        if self.keymap_source == Some(keymap.id) {
+            return;
+        }
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        match keyboard.set_keymap_from_string(self, keymap.text.clone()) {
+            Ok(()) => self.keymap_source = Some(keymap.id),
+            Err(e) => tracing::warn!("cannot use a virtual keyboard's keymap: {e:?}"),
+        }
+    }
+
+    /// Sets the modifiers as a client that holds them without keys (a virtual keyboard's
+    /// `modifiers` request) sees them, and tells the focused client.
+    pub(crate) fn set_modifiers(&mut self, mods: ModifiersState) {
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        if keyboard.set_modifier_state(mods) == 0 {
+            return;
+        }
+        let mods = keyboard.modifier_state();
+        if let Some(focus) = keyboard.current_focus() {
+            let seat = self.seat.clone();
+            KeyboardTarget::modifiers(&focus, &seat, self, mods, SERIAL_COUNTER.next_serial());
+        }
+        self.modifiers_changed(&mods);
     }
 }

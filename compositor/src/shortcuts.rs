@@ -8,10 +8,17 @@
 //! - **Super tapped alone** (pressed and released with no other key in between) opens the
 //!   start menu. The contract with the desktop shell: the compositor gives keyboard focus to
 //!   the layer-shell surface whose namespace is [`PANEL_NAMESPACE`] and delivers that
-//!   surface the Super press and release; the shell opens its menu on the release. The panel
-//!   keeps keyboard focus until a window is clicked or activated (or the panel goes away).
+//!   surface the Super press and release; the shell opens its menu on the release (or
+//!   closes it, if open). The menu is an exclusive layer surface, which takes the keyboard
+//!   from the panel while it shows and hands it back to the window when it closes (see
+//!   `windows.rs::keyboard_target`). A shell that opens nothing leaves the panel with the
+//!   keyboard until a window is clicked or activated (or the panel goes away).
 //!   Super pressed together with another key is not a tap: the focused client then gets
 //!   the Super press, that key and the Super release, as if nothing had been held back.
+//!
+//! Keys from virtual keyboards (the streamer, `wtype`) come through here too (see
+//! `protocols::virtual_keyboard`); a modifier they hold without a key, only with a
+//! `modifiers` request, counts as held, and letting go of Alt that way ends a switch.
 
 use std::collections::HashSet;
 
@@ -37,7 +44,8 @@ pub struct Shortcuts {
     super_tap: Option<Keycode>,
     /// Keys whose press the compositor consumed: their release is consumed too.
     swallowed: HashSet<Keycode>,
-    /// The panel surface holding keyboard focus after a Super tap.
+    /// The layer surface holding keyboard focus: the panel after a Super tap, or an
+    /// on-demand layer surface after a click on it.
     layer_focus: Option<WlSurface>,
     /// The Alt+Tab overlay's image.
     overlay: crate::decoration::SwitcherOverlay,
@@ -51,6 +59,11 @@ impl Shortcuts {
 
     pub fn clear_layer_focus(&mut self) {
         self.layer_focus = None;
+    }
+
+    /// A layer surface holds the keyboard until a window is clicked or activated.
+    pub fn give_layer_focus(&mut self, surface: WlSurface) {
+        self.layer_focus = Some(surface);
     }
 
     /// The window an Alt+Tab in progress would switch to.
@@ -160,12 +173,7 @@ impl Skerry {
             Some(Action::SwitchCommit) => {
                 // The Alt release itself still goes to the client that saw the press.
                 keyboard.input_forward(self, code, state, serial, time, true);
-                if let Some(target) = self.shortcuts.switch_target() {
-                    self.activate_window(target);
-                }
-                self.shortcuts.switcher = None;
-                self.shortcuts.overlay.clear();
-                self.schedule_render();
+                self.switch_commit();
             }
             Some(Action::Close) => {
                 if let Some(id) = self.layout.focus() {
@@ -174,6 +182,24 @@ impl Skerry {
             }
             Some(Action::SuperTap(code)) => self.super_tap(code),
         }
+    }
+
+    /// Modifiers changed without a key (a virtual keyboard's `modifiers` request, as
+    /// `wtype -M alt -k Tab -m alt` sends): Alt let go ends a switch like its key would.
+    pub(crate) fn modifiers_changed(&mut self, mods: &ModifiersState) {
+        if !mods.alt && self.shortcuts.switcher.is_some() {
+            self.switch_commit();
+        }
+    }
+
+    /// Alt released during a switch: the chosen window comes to the front with the focus.
+    fn switch_commit(&mut self) {
+        if let Some(target) = self.shortcuts.switch_target() {
+            self.activate_window(target);
+        }
+        self.shortcuts.switcher = None;
+        self.shortcuts.overlay.clear();
+        self.schedule_render();
     }
 
     fn switch_step(&mut self, backwards: bool) {
@@ -235,7 +261,9 @@ impl Skerry {
         let Some(keyboard) = self.seat.get_keyboard() else {
             return;
         };
-        self.shortcuts.layer_focus = Some(panel.clone());
+        // With an exclusive surface up (the shell's menu), the tap is for closing it: the
+        // panel gets the key but not the keyboard, which returns to the window after.
+        self.shortcuts.layer_focus = self.exclusive_layer().is_none().then(|| panel.clone());
         if keyboard.current_focus().as_ref() != Some(&panel) {
             keyboard.set_focus(self, Some(panel), SERIAL_COUNTER.next_serial());
         }

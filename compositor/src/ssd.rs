@@ -122,7 +122,11 @@ impl Skerry {
         };
         let frame = ws.rect;
         let maximized = ws.mode == Mode::Maximized;
-        let active = self.layout.focus() == Some(id) && self.shortcuts.layer_focus().is_none();
+        // Drawn as focused only while it has the keyboard: not while the panel or a menu
+        // (an exclusive layer surface) holds it.
+        let active = self.layout.focus() == Some(id)
+            && self.shortcuts.layer_focus().is_none()
+            && self.exclusive_layer().is_none();
         let hover = self
             .decoration_input
             .hover

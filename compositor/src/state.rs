@@ -54,7 +54,6 @@ use smithay::{
         shm::ShmState,
         text_input::TextInputManagerState,
         viewporter::ViewporterState,
-        virtual_keyboard::VirtualKeyboardManagerState,
         xdg_activation::XdgActivationState,
         xwayland_shell::XWaylandShellState,
     },
@@ -143,7 +142,10 @@ pub struct Skerry {
     pub pointer_constraints_state: PointerConstraintsState,
     pub text_input_state: TextInputManagerState,
     pub input_method_state: InputMethodManagerState,
-    pub virtual_keyboard_state: VirtualKeyboardManagerState,
+    /// Ours, not smithay's: its keys go through the compositor's shortcuts.
+    pub virtual_keyboard_state: crate::protocols::virtual_keyboard::VirtualKeyboardManagerState,
+    /// Which keymap the seat keyboard holds: its own (`None`) or a virtual keyboard's.
+    pub keymap_source: Option<u64>,
     pub popups: PopupManager,
     pub seat: Seat<Skerry>,
 
@@ -238,7 +240,11 @@ impl Skerry {
         let pointer_constraints_state = PointerConstraintsState::new::<Self>(dh);
         let text_input_state = TextInputManagerState::new::<Self>(dh);
         let input_method_state = InputMethodManagerState::new::<Self, _>(dh, |_| true);
-        let virtual_keyboard_state = VirtualKeyboardManagerState::new::<Self, _>(dh, |_| true);
+        let virtual_keyboard_state =
+            crate::protocols::virtual_keyboard::VirtualKeyboardManagerState::new::<Self>(
+                dh,
+                |_| true,
+            );
 
         let mut seat: Seat<Self> = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -304,6 +310,7 @@ impl Skerry {
             text_input_state,
             input_method_state,
             virtual_keyboard_state,
+            keymap_source: None,
             popups: PopupManager::default(),
             seat,
             xwm: None,

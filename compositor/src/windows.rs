@@ -8,7 +8,8 @@
 //! [`Layout`]: crate::layout::Layout
 
 use smithay::{
-    desktop::{Window, layer_map_for_output},
+    backend::renderer::utils::with_renderer_surface_state,
+    desktop::{Window, WindowSurfaceType, layer_map_for_output},
     input::keyboard::KeyboardHandle,
     reexports::{
         wayland_protocols::xdg::shell::server::xdg_toplevel,
@@ -20,7 +21,10 @@ use smithay::{
             TraversalAction, send_surface_state, with_states, with_surface_tree_downward,
         },
         fractional_scale::with_fractional_scale,
-        shell::xdg::XdgToplevelSurfaceData,
+        shell::{
+            wlr_layer::{KeyboardInteractivity, Layer},
+            xdg::XdgToplevelSurfaceData,
+        },
     },
 };
 
@@ -231,13 +235,7 @@ impl Skerry {
                 }
             }
         }
-        // Keyboard focus follows the layout's focus, unless the start-menu key gave it to
-        // the panel.
-        let target = self.shortcuts.layer_focus().or_else(|| {
-            focus
-                .and_then(|id| self.windows.get(&id))
-                .and_then(Managed::surface)
-        });
+        let target = self.keyboard_target();
         if let Some(keyboard) = self.seat.get_keyboard() {
             set_keyboard_focus(self, &keyboard, target);
         }
@@ -255,6 +253,57 @@ impl Skerry {
         }
         self.notify_toplevels();
         self.schedule_render();
+    }
+
+    /// Who gets the keyboard. First a layer surface on the top or overlay layer that asks
+    /// for it exclusively (a start menu, a launcher, a lock screen), while it shows; then a
+    /// layer surface given it (the panel by the Super tap, an on-demand one by a click);
+    /// else the layout's focused window.
+    pub(crate) fn keyboard_target(&mut self) -> Option<WlSurface> {
+        if let Some(exclusive) = self.exclusive_layer() {
+            // The grant of a Super tap or a click ends when an exclusive surface takes over,
+            // so the keyboard goes back to the window when it closes.
+            self.shortcuts.clear_layer_focus();
+            return Some(exclusive);
+        }
+        self.shortcuts.layer_focus().or_else(|| {
+            self.layout
+                .focus()
+                .and_then(|id| self.windows.get(&id))
+                .and_then(Managed::surface)
+        })
+    }
+
+    /// The topmost mapped layer surface with exclusive keyboard interactivity, if any.
+    pub(crate) fn exclusive_layer(&self) -> Option<WlSurface> {
+        let map = layer_map_for_output(&self.output);
+        [Layer::Overlay, Layer::Top].into_iter().find_map(|layer| {
+            map.layers_on(layer)
+                .rev()
+                .find(|l| {
+                    l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
+                        && with_renderer_surface_state(l.wl_surface(), |s| s.buffer().is_some())
+                            .unwrap_or(false)
+                })
+                .map(|l| l.wl_surface().clone())
+        })
+    }
+
+    /// A click landed on `surface`: a layer surface with on-demand keyboard
+    /// interactivity takes the keyboard (until a window is clicked or activated).
+    pub(crate) fn layer_clicked(&mut self, surface: &WlSurface) {
+        let on_demand = {
+            let map = layer_map_for_output(&self.output);
+            map.layer_for_surface(surface, WindowSurfaceType::ALL)
+                .filter(|l| {
+                    l.cached_state().keyboard_interactivity == KeyboardInteractivity::OnDemand
+                })
+                .map(|l| l.wl_surface().clone())
+        };
+        if let Some(layer) = on_demand {
+            self.shortcuts.give_layer_focus(layer);
+            self.apply_layout();
+        }
     }
 
     /// The toplevel list for foreign-toplevel management.

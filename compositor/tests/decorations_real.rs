@@ -32,12 +32,17 @@ struct Desktop {
 
 impl Desktop {
     fn start(xwayland: bool) -> Self {
+        Self::start_at(xwayland, (1280, 720), 1.0)
+    }
+
+    fn start_at(xwayland: bool, size: (u32, u32), scale: f64) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = format!("skerry-ssd-{}", std::process::id());
         let mut config = Config::new(dir.path().to_path_buf());
         config.socket_name = Some(socket.clone());
-        config.width = 1280;
-        config.height = 720;
+        config.width = size.0;
+        config.height = size.1;
+        config.scale = scale;
         config.xwayland = xwayland;
         let compositor = CompositorThread::spawn(config).expect("start compositor");
         Self {
@@ -250,4 +255,72 @@ fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
     wait_for("xterm to exit", Duration::from_secs(20), || {
         xterm.0.try_wait().ok().flatten()
     });
+}
+
+/// The title text's bounding box (physical pixels, relative to the bar's top-left corner)
+/// in a screenshot: pixels in the bar, left of the buttons, that are not the bar's colour.
+fn title_text_box(shot: &(u32, u32, Vec<u8>), frame: Rect, scale: f64) -> Option<Rect> {
+    let p = |v: i32| (f64::from(v) * scale).round() as i32;
+    let (x0, y0) = (p(frame.x), p(frame.y));
+    let (w, h) = (p(frame.w) - p(3 * BUTTON_W), p(TITLE_H));
+    let bar = rgb(Palette::ACTIVE.title);
+    let (mut min_x, mut min_y, mut max_x, mut max_y) = (i32::MAX, i32::MAX, -1, -1);
+    for y in 0..h {
+        for x in 0..w {
+            let px = rgb_at(shot, x0 + x, y0 + y);
+            if px.iter().zip(bar).any(|(a, b)| a.abs_diff(b) > 40) {
+                (min_x, min_y) = (min_x.min(x), min_y.min(y));
+                (max_x, max_y) = (max_x.max(x), max_y.max(y));
+            }
+        }
+    }
+    (max_x >= 0).then(|| Rect::new(min_x, min_y, max_x - min_x + 1, max_y - min_y + 1))
+}
+
+/// The title of a window at scale 1 and at scale 2: at 2 it is the same text drawn with
+/// twice the pixels, not magnified past the bar. The screenshots are kept as artifacts.
+#[test]
+fn title_text_fits_the_bar_at_scale_1_and_2() {
+    require(&["foot", "grim"]);
+    let mut boxes = Vec::new();
+    for (scale, size) in [(1.0, (1280, 720)), (2.0, (2560, 1440))] {
+        let d = Desktop::start_at(false, size, scale);
+        let mut cmd = d.command("foot");
+        cmd.args([
+            "--app-id",
+            "ssd-title",
+            "--title",
+            "Skerry title text",
+            "-o",
+            "colors.background=203040",
+            "sh",
+            "-c",
+            "sleep 600",
+        ]);
+        let _foot = Guard(cmd.spawn().expect("start foot"));
+        let frame = d.frame("ssd-title");
+        let name = format!("title-bar-scale{scale}.png");
+        let text = wait_for("the title drawn", Duration::from_secs(20), || {
+            let shot = d.grim(&name);
+            let b = title_text_box(&shot, frame, scale)?;
+            (f64::from(b.w) > 40.0 * scale).then_some(b)
+        });
+        let bar_h = (f64::from(TITLE_H) * scale).round() as i32;
+        assert!(
+            text.y >= 2 && text.y + text.h <= bar_h - 2,
+            "scale {scale}: title text {text:?} touches the edges of a {bar_h} px bar"
+        );
+        assert!(
+            f64::from(text.h) <= 16.0 * scale,
+            "scale {scale}: title text {text:?} is too tall"
+        );
+        boxes.push(text);
+    }
+    // The same text at twice the scale is twice as wide (within a few pixels of hinting).
+    let (one, two) = (boxes[0], boxes[1]);
+    assert!(
+        (two.w - 2 * one.w).abs() <= 6 + one.w / 20,
+        "text {one:?} at scale 1 vs {two:?} at scale 2"
+    );
+    assert!((two.x - 2 * one.x).abs() <= 4, "{one:?} vs {two:?}");
 }

@@ -283,6 +283,29 @@ fn output_mode_change_reconfigures_maximized_windows() {
 }
 
 #[test]
+fn shrinking_the_output_brings_a_floating_window_back_inside() {
+    let mut h = Harness::new();
+    let w = h.toplevel("edge");
+    h.show(&w, 400, 300);
+    let id = h.window_id("edge");
+    // Near the bottom-right corner of the 1920x1080 output.
+    h.compositor
+        .with_state(move |s| s.layout.move_window(id, 1500, 760));
+    // The browser window shrinks to 1280x720: the window is moved to be whole again, at
+    // its size, and drawn there.
+    h.compositor
+        .with_state(|s| s.set_output_mode(1280, 720, 1.0))
+        .expect("mode change");
+    h.roundtrip();
+    let r = h.rect(id);
+    assert_eq!(
+        r,
+        skerry_compositor::layout::Rect::new(1280 - 400, 720 - 300, 400, 300)
+    );
+    assert_eq!(h.pixel(1279, 719), [0xcc, 0x66, 0x33, 0xff], "drawn there");
+}
+
+#[test]
 fn single_app_mode_fills_the_output() {
     let mut h = Harness::with_config(|c| c.single_app = true);
     let w = h.toplevel("app");

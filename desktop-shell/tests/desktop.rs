@@ -282,3 +282,45 @@ fn skerry_panel_at_fractional_scale_1_5() {
     let img = d.wait_screen("the start menu", menu_open(g));
     img.save_artifact(&artifact(kind, "menu-scale1.5"));
 }
+
+/// `wtype` (a real virtual-keyboard client, as the streamer is) typing `args` on the
+/// desktop's compositor.
+fn wtype(d: &Desktop, args: &[&str]) {
+    let status = std::process::Command::new("wtype")
+        .args(args)
+        .env("XDG_RUNTIME_DIR", &d.runtime)
+        .env("WAYLAND_DISPLAY", &d.socket)
+        .status()
+        .expect("run wtype");
+    assert!(status.success(), "wtype {args:?} failed");
+}
+
+/// The start-menu key: Skerry's compositor gives a Super tap to the panel, the shell opens
+/// its menu (which takes the keyboard: Escape closes it), and a second tap closes it.
+#[test]
+fn skerry_super_tap_opens_the_start_menu() {
+    let kind = Kind::Skerry;
+    require_tools!(kind);
+    if !skerry_shell::entry::program_exists("wtype", &std::env::var("PATH").unwrap_or_default()) {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!("SKIPPED: wtype is not installed (see ci/packages.txt)");
+        }
+        return;
+    }
+    let mut d = start(kind, (1280, 720), 1.0);
+    let g = geo(&d);
+    d.wait_screen("the panel", panel_shown(g));
+    wtype(&d, &["-k", "Super_L"]);
+    let img = d.wait_screen("the start menu after Super", menu_open(g));
+    img.save_artifact(&artifact(kind, "menu-by-super"));
+    // The menu has the keyboard: Escape closes it.
+    wtype(&d, &["-k", "Escape"]);
+    d.wait_screen("the menu closed by Escape", |img| !menu_open(g)(img));
+    // Tapped twice: open, then closed again.
+    wtype(&d, &["-k", "Super_L"]);
+    d.wait_screen("the menu open again", menu_open(g));
+    wtype(&d, &["-k", "Super_R"]);
+    d.wait_screen("the menu closed by Super", |img| !menu_open(g)(img));
+    d.check_shell_alive();
+}

@@ -69,9 +69,13 @@ pub enum GpuChoice {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The application's command line (`SKERRY_APP`, split like a shell would).
+    /// The application's command line (`SKERRY_APP`, split like a shell would); `foot`
+    /// when not set.
     pub app: Vec<String>,
-    /// Start the desktop shell before the application.
+    /// `SKERRY_APP` was given (the application is the user's choice, not the default).
+    pub app_set: bool,
+    /// The full desktop (shell, window management) rather than one application filling
+    /// the screen: on unless only `SKERRY_APP` is set.
     pub desktop: bool,
     /// `None`: the default (1000 as root; the current user otherwise).
     pub puid: Option<u32>,
@@ -402,6 +406,7 @@ impl Config {
             errors,
         };
 
+        let app_set = src.get("app").is_some();
         let app = match src.get("app") {
             None => vec!["foot".to_string()],
             Some((raw, label)) => match shlex::split(&raw) {
@@ -416,7 +421,10 @@ impl Config {
                 }
             },
         };
-        let desktop = src.parse("desktop", false, "on or off", parse_bool);
+        // The full desktop by default; naming only an application makes a kiosk of it.
+        let desktop = src
+            .opt("desktop", "on or off", parse_bool)
+            .unwrap_or(!app_set);
         let puid = src.opt("puid", "a numeric user id", parse_id);
         let pgid = src.opt("pgid", "a numeric group id", parse_id);
         let user = src.parse(
@@ -513,6 +521,7 @@ impl Config {
 
         let config = Config {
             app,
+            app_set,
             desktop,
             puid,
             pgid,

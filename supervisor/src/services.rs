@@ -3,7 +3,9 @@
 //!
 //! The default list is the appliance itself — compositor, (desktop shell), the application,
 //! streamer — with the dependencies that let the streamer restart without touching the
-//! application. A file-given list replaces it whole; tests use that to run small shell
+//! application. Two modes: the full desktop (shell, windows, the application or a
+//! terminal as the first window), the default; and one application filling the screen
+//! with no shell, when only `SKERRY_APP` is given. A file-given list replaces it whole; tests use that to run small shell
 //! services under the real supervisor, and custom appliances to run something else.
 
 use std::os::unix::fs::PermissionsExt;
@@ -96,29 +98,57 @@ pub fn default_services(cfg: &Config) -> Vec<ServiceConfig> {
         ready_path: Some(AUDIO_SOCKET.into()),
         ..svc("audio", audio_command(), &[])
     }];
+    // The compositor follows the mode the supervisor decided (an application named in the
+    // file is invisible to it otherwise): one application filling the screen, or windows.
+    let mode = if cfg.desktop {
+        "--desktop"
+    } else {
+        "--single-app"
+    };
     list.push(ServiceConfig {
         critical: true,
         // READY=1 comes once the Wayland socket listens and Xwayland is up, together with
         // the X display it took (`DISPLAY=:N`), so apps started after it get the right one.
         notify: true,
-        ..svc("compositor", vec!["skerry-compositor".into()], &[])
+        ..svc(
+            "compositor",
+            vec!["skerry-compositor".into(), mode.into()],
+            &[],
+        )
     });
     let mut app_after = vec!["compositor"];
+    let mut app_restart = None;
     if cfg.desktop {
-        list.push(svc("shell", vec!["skerry-shell".into()], &["compositor"]));
+        list.push(ServiceConfig {
+            // Ready once its panel is on screen (it reserves the panel's strip), so the
+            // first window is placed above the panel rather than moved there later.
+            notify: true,
+            ready_timeout: Some(SHELL_READY_TIMEOUT),
+            ..svc("shell", vec!["skerry-shell".into()], &["compositor"])
+        });
         app_after.push("shell");
+        // On a desktop the user closes windows and opens them again from the menu: the
+        // default terminal is a convenience that stays closed once closed, a named
+        // application comes back only when it fails.
+        app_restart = Some(if cfg.app_set { "on-failure" } else { "never" }.to_string());
     }
     // Applications find the sound server when they start; the compositor and the streamer
     // do not wait for it (the streamer reconnects to it on its own), so a restarted audio
     // server never takes the desktop down.
     app_after.push("audio");
-    list.push(svc("app", cfg.app.clone(), &app_after));
+    list.push(ServiceConfig {
+        restart: app_restart,
+        ..svc("app", cfg.app.clone(), &app_after)
+    });
     list.push(ServiceConfig {
         notify: true,
         ..svc("streamer", vec!["skerry-streamer".into()], &["compositor"])
     });
     list
 }
+
+/// Seconds the shell has to show its panel before it counts as failed (and is restarted).
+pub const SHELL_READY_TIMEOUT: f64 = 20.0;
 
 /// Where the audio server's native socket appears; `PULSE_SERVER` points every child at it.
 pub const AUDIO_SOCKET: &str = "$XDG_RUNTIME_DIR/pulse/native";

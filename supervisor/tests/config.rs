@@ -32,7 +32,9 @@ fn errors(pairs: &[(&str, &str)], file: Option<&str>) -> Vec<String> {
 fn defaults_when_nothing_is_set() {
     let c = parse(&[], None).expect("valid");
     assert_eq!(c.app, ["foot"]);
-    assert!(!c.desktop);
+    assert!(!c.app_set);
+    // The full desktop, with a terminal, unless told otherwise.
+    assert!(c.desktop);
     assert_eq!((c.puid, c.pgid), (None, None));
     assert_eq!(c.user, "skerry");
     assert_eq!(c.tz, "Etc/UTC");
@@ -71,6 +73,8 @@ fn environment_wins_over_the_file() {
     )
     .expect("valid");
     assert_eq!(c.app, ["chromium", "--kiosk", "https://example.org/a b"]);
+    // Naming only an application makes it fill the screen.
+    assert!(c.app_set && !c.desktop);
     assert_eq!(c.puid, Some(3000));
     assert_eq!(c.pgid, Some(2001));
     assert_eq!(c.timing.grace, Duration::from_secs(3));
@@ -351,7 +355,8 @@ fn default_services_are_the_appliance() {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&p, perm).expect("chmod");
     }
-    let c = parse(&[], None).expect("valid");
+    // One application filling the screen: no shell, the compositor told so.
+    let c = parse(&[("SKERRY_APP", "foot")], None).expect("valid");
     let mut errs = Vec::new();
     let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
     assert!(errs.is_empty(), "{errs:?}");
@@ -377,6 +382,7 @@ fn default_services_are_the_appliance() {
             .any(|a| a.contains("source_name=skerry_mic"))
     );
     assert_eq!(specs[1].program, dir.path().join("skerry-compositor"));
+    assert_eq!(specs[1].args, ["--single-app"]);
     assert!(specs[1].plan.critical && specs[1].notify);
     // Ready only on READY=1, which carries Xwayland's DISPLAY for the apps started after.
     assert_eq!(specs[1].ready_path, None);
@@ -385,6 +391,8 @@ fn default_services_are_the_appliance() {
     assert!(specs[1].plan.after.is_empty());
     assert_eq!(specs[2].plan.after, [1, 0]);
     assert!(specs[2].plan.ready_on_start && !specs[2].plan.critical);
+    // A kiosk's application always comes back.
+    assert_eq!(specs[2].plan.restart, RestartPolicy::Always);
     assert_eq!(specs[3].plan.after, [1]);
     assert!(specs[3].notify);
     assert_eq!(
@@ -392,18 +400,42 @@ fn default_services_are_the_appliance() {
         "unix:/run/user/1000/pulse/native"
     );
 
-    let c = parse(&[("SKERRY_DESKTOP", "on")], None).expect("valid");
+    // Nothing set: the full desktop, the shell ready once its panel shows, then a
+    // terminal that stays closed once the user closes it.
+    let c = parse(&[], None).expect("valid");
+    let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
+    assert!(errs.is_empty(), "{errs:?}");
+    let names: Vec<_> = specs.iter().map(|s| s.plan.name.as_str()).collect();
+    assert_eq!(names, ["audio", "compositor", "shell", "app", "streamer"]);
+    assert_eq!(specs[1].args, ["--desktop"]);
+    assert!(specs[2].notify && specs[2].plan.after == [1]);
+    assert_eq!(specs[3].program, dir.path().join("foot"));
+    assert_eq!(specs[3].plan.after, [1, 2, 0]);
+    assert_eq!(specs[3].plan.restart, RestartPolicy::Never);
+
+    // An application on the desktop: the shell too; it comes back only when it fails.
+    let c = parse(&[("SKERRY_APP", "foot"), ("SKERRY_DESKTOP", "on")], None).expect("valid");
     let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
     let names: Vec<_> = specs.iter().map(|s| s.plan.name.as_str()).collect();
     assert_eq!(names, ["audio", "compositor", "shell", "app", "streamer"]);
+    assert_eq!(specs[1].args, ["--desktop"]);
     assert_eq!(specs[3].plan.after, [1, 2, 0]);
+    assert_eq!(specs[3].plan.restart, RestartPolicy::OnFailure);
+
+    // No application, desktop off: the terminal alone, filling the screen.
+    let c = parse(&[("SKERRY_DESKTOP", "off")], None).expect("valid");
+    let specs = services::plan(&c, Some(dir.path()), "", &mut errs);
+    let names: Vec<_> = specs.iter().map(|s| s.plan.name.as_str()).collect();
+    assert_eq!(names, ["audio", "compositor", "app", "streamer"]);
+    assert_eq!(specs[1].args, ["--single-app"]);
 
     // Missing binaries are configuration errors naming where they were looked for.
     let c = parse(&[], None).expect("valid");
     let empty = tempfile::tempdir().expect("tempdir");
     let mut errs = Vec::new();
     services::plan(&c, Some(empty.path()), "", &mut errs);
-    assert_eq!(errs.len(), 4, "{errs:?}");
+    // pulseaudio, skerry-compositor, skerry-shell, foot, skerry-streamer.
+    assert_eq!(errs.len(), 5, "{errs:?}");
     assert!(
         errs[0]
             .to_string()

@@ -177,12 +177,17 @@ impl DecorationCache {
             self.key = Some(key);
         }
         if let Some(image) = &self.image {
+            // The image holds physical pixels (buffer scale 1): the source is all of it,
+            // shown at the bar's logical size. Leaving the source out would make smithay
+            // take the logical size as the source too, which at scale 2 samples only the
+            // top-left quarter of the image, magnified.
+            let src = Rectangle::from_size((f64::from(size.0), f64::from(size.1)).into());
             match MemoryRenderBufferRenderElement::from_buffer(
                 renderer,
                 (f64::from(x0), f64::from(y0)),
                 image,
                 None,
-                None,
+                Some(src),
                 Some((frame.w, TITLE_H).into()),
                 Kind::Unspecified,
             ) {

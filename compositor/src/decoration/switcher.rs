@@ -13,7 +13,7 @@ use smithay::{
             pixman::PixmanRenderer,
         },
     },
-    utils::Transform,
+    utils::{Rectangle, Transform},
 };
 
 use super::draw::{Canvas, draw_text, font};
@@ -116,6 +116,9 @@ impl SwitcherOverlay {
             self.key = Some(key);
         }
         let image = self.image.as_ref()?;
+        // All of the physical-pixel image, shown at the overlay's logical size.
+        let p = |v: i32| f64::from(v) * scale;
+        let src = Rectangle::from_size((p(rect.w).round(), p(rect.h).round()).into());
         let loc = (
             (f64::from(rect.x) * scale).round(),
             (f64::from(rect.y) * scale).round(),
@@ -125,7 +128,7 @@ impl SwitcherOverlay {
             loc,
             image,
             None,
-            None,
+            Some(src),
             Some((rect.w, rect.h).into()),
             Kind::Unspecified,
         )

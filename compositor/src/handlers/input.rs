@@ -1,12 +1,12 @@
 //! Input-related protocols: cursor-shape, relative pointer, pointer constraints (pointer
-//! lock), virtual keyboard, text-input v3 + input-method v2, plus fractional scale,
-//! viewporter, presentation-time and ext-foreign-toplevel-list which need no policy.
+//! lock), virtual keyboard (Skerry's own, see `protocols::virtual_keyboard`), text-input v3
+//! and input-method v2, plus fractional scale, viewporter, presentation-time and
+//! ext-foreign-toplevel-list which need no policy.
 
 use smithay::{
     delegate_cursor_shape, delegate_foreign_toplevel_list, delegate_fractional_scale,
     delegate_input_method_manager, delegate_pointer_constraints, delegate_presentation,
     delegate_relative_pointer, delegate_text_input_manager, delegate_viewporter,
-    delegate_virtual_keyboard_manager,
     desktop::{PopupKind, PopupManager},
     input::pointer::PointerHandle,
     reexports::wayland_server::protocol::wl_surface::WlSurface,
@@ -21,6 +21,11 @@ use smithay::{
     },
 };
 
+use std::sync::Arc;
+
+use crate::protocols::virtual_keyboard::{
+    VirtualKeyboardEvent, VirtualKeyboardHandler, VirtualKeymap,
+};
 use crate::state::Skerry;
 
 // wp_cursor_shape_v1 needs the tablet seat hook; Skerry has no tablets.
@@ -63,7 +68,21 @@ impl PointerConstraintsHandler for Skerry {
 }
 delegate_pointer_constraints!(Skerry);
 
-delegate_virtual_keyboard_manager!(Skerry);
+// zwp_virtual_keyboard_v1: keys go through the same path as a physical keyboard's.
+impl VirtualKeyboardHandler for Skerry {
+    fn virtual_keyboard_event(&mut self, keymap: &Arc<VirtualKeymap>, event: VirtualKeyboardEvent) {
+        self.use_virtual_keymap(keymap);
+        match event {
+            VirtualKeyboardEvent::Key { key, pressed } => self.handle_key(key, pressed),
+            VirtualKeyboardEvent::Modifiers {
+                depressed,
+                latched,
+                locked,
+            } => self.set_modifiers(keymap.modifiers(depressed, latched, locked)),
+        }
+    }
+}
+crate::delegate_virtual_keyboard!(Skerry);
 delegate_text_input_manager!(Skerry);
 
 // zwp_input_method_v2: IME popups are positioned next to the text cursor of their parent.

@@ -379,11 +379,14 @@ impl Layout {
         self.relayout();
     }
 
+    /// The usable area changed (the browser window shrank, a panel appeared): every
+    /// floating window is brought wholly back inside it, shrunk only if it cannot fit, so
+    /// nothing ends up behind the panel or past an edge the user can no longer reach.
     fn relayout(&mut self) {
         let usable = self.usable();
         for i in 0..self.stack.len() {
             let s = &mut self.stack[i];
-            s.floating = keep_visible(fit(s.floating, usable), usable);
+            s.floating = contain(fit(s.floating, usable), usable);
             self.apply_mode(i);
         }
     }
@@ -463,6 +466,14 @@ fn fit(r: Rect, area: Rect) -> Rect {
         h: r.h.min(area.h).max(1),
         ..r
     }
+}
+
+/// Moves a rectangle (no larger than `area`) to lie wholly inside `area`, as little as
+/// possible.
+fn contain(r: Rect, area: Rect) -> Rect {
+    let x = r.x.min(area.x + area.w - r.w).max(area.x);
+    let y = r.y.min(area.y + area.h - r.h).max(area.y);
+    Rect { x, y, ..r }
 }
 
 /// Moves a rectangle so at least a `MIN_VISIBLE` square of it lies on `area`, and its top

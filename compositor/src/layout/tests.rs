@@ -75,8 +75,34 @@ fn apply(layout: &mut Layout, op: &Op) {
         Op::Maximize(i, b) => layout.set_maximized(id(i), *b),
         Op::Fullscreen(i, b) => layout.set_fullscreen(id(i), *b),
         Op::Minimize(i, b) => layout.set_minimized(id(i), *b),
-        Op::Output(w, h) => layout.set_output_size(*w, *h),
-        Op::Reserve(r) => layout.set_reserved(*r),
+        Op::Output(w, h) => {
+            layout.set_output_size(*w, *h);
+            all_floating_inside(layout);
+        }
+        Op::Reserve(r) => {
+            layout.set_reserved(*r);
+            all_floating_inside(layout);
+        }
+    }
+}
+
+/// After the usable area changes, a floating window lies wholly inside it unless its
+/// minimum size is larger.
+fn all_floating_inside(layout: &Layout) {
+    if layout.single_app() {
+        return;
+    }
+    let u = layout.usable();
+    for w in layout.windows() {
+        let r = w.rect;
+        let fits = w.limits.min_w <= u.w && w.limits.min_h <= u.h;
+        if w.mode == Mode::Floating && fits {
+            assert!(
+                r.x >= u.x && r.y >= u.y && r.x + r.w <= u.x + u.w && r.y + r.h <= u.y + u.h,
+                "{:?} at {r:?} is not inside {u:?}",
+                w.id
+            );
+        }
     }
 }
 
@@ -192,5 +218,42 @@ fn resize_respects_limits() {
     layout.resize_window(WindowId(1), 50, 5000);
     let r = layout.get(WindowId(1)).unwrap().rect;
     assert_eq!((r.w, r.h), (200, 5000));
+    layout.verify_invariants().unwrap();
+}
+
+#[test]
+fn shrinking_output_pulls_windows_back_inside() {
+    let mut layout = Layout::new(1920, 1080, false);
+    layout.add_window(WindowId(1), 600, 400);
+    layout.move_window(WindowId(1), 1250, 600);
+    layout.add_window(WindowId(2), 1800, 1000);
+    // The browser window gets smaller: 1280x720.
+    layout.set_output_size(1280, 720);
+    assert_eq!(
+        layout.get(WindowId(1)).unwrap().rect,
+        Rect::new(680, 320, 600, 400),
+        "moved just enough to be whole again, same size"
+    );
+    let big = layout.get(WindowId(2)).unwrap().rect;
+    assert_eq!(big, Rect::new(0, 0, 1280, 720), "too big: shrunk to fit");
+    // A panel appears at the bottom: nothing stays behind it.
+    layout.set_reserved(Reserved {
+        bottom: 44,
+        ..Default::default()
+    });
+    assert_eq!(
+        layout.get(WindowId(1)).unwrap().rect,
+        Rect::new(680, 276, 600, 400)
+    );
+    assert_eq!(
+        layout.get(WindowId(2)).unwrap().rect,
+        Rect::new(0, 0, 1280, 676)
+    );
+    // Growing again moves nothing.
+    layout.set_output_size(1920, 1080);
+    assert_eq!(
+        layout.get(WindowId(1)).unwrap().rect,
+        Rect::new(680, 276, 600, 400)
+    );
     layout.verify_invariants().unwrap();
 }

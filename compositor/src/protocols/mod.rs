@@ -12,4 +12,5 @@ pub mod foreign_toplevel;
 pub mod image_copy;
 pub mod output_management;
 pub mod screencopy;
+pub mod virtual_keyboard;
 pub mod virtual_pointer;

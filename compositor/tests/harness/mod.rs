@@ -71,6 +71,8 @@ pub struct Client {
     pub foreign: std::collections::BTreeMap<u32, (String, String, bool)>,
     /// Layer surface configures: (serial, width, height).
     pub layer_configures: Vec<(u32, u32, u32)>,
+    /// zwlr_layer_surface_v1.closed events received.
+    pub layers_closed: u32,
     pub keyboard: Option<WlKeyboard>,
     pub pointer: Option<WlPointer>,
     /// Pointer events in arrival order.
@@ -257,14 +259,17 @@ impl Dispatch<ZwlrLayerSurfaceV1, ()> for Client {
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let zwlr_layer_surface_v1::Event::Configure {
-            serial,
-            width,
-            height,
-        } = event
-        {
-            layer.ack_configure(serial);
-            state.layer_configures.push((serial, width, height));
+        match event {
+            zwlr_layer_surface_v1::Event::Configure {
+                serial,
+                width,
+                height,
+            } => {
+                layer.ack_configure(serial);
+                state.layer_configures.push((serial, width, height));
+            }
+            zwlr_layer_surface_v1::Event::Closed => state.layers_closed += 1,
+            _ => {}
         }
     }
 }

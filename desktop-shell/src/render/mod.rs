@@ -253,13 +253,7 @@ impl Painter {
             let data_dirs = &self.data_dirs;
             let img = self.icons.entry(key).or_insert_with(|| {
                 let path = crate::icons::find_icon(name, size, data_dirs)?;
-                match Pixmap::load_png(&path) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        tracing::debug!(path = %path.display(), error = %e, "unreadable icon");
-                        None
-                    }
-                }
+                load_icon(&path, size)
             });
             if let Some(img) = img {
                 let s = size as f32 / img.width().max(img.height()) as f32;
@@ -469,5 +463,61 @@ mod tests {
                 .iter()
                 .any(|c| c.red() > 230 && c.green() > 230 && c.blue() > 230)
         );
+    }
+}
+
+/// Reads an icon file: a PNG as it is, an SVG rasterised to `size` x `size` (aspect kept,
+/// centred).
+fn load_icon(path: &std::path::Path, size: u32) -> Option<Pixmap> {
+    if !crate::icons::is_svg(path) {
+        return Pixmap::load_png(path)
+            .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "unreadable icon"))
+            .ok();
+    }
+    let data = std::fs::read(path).ok()?;
+    let tree = resvg::usvg::Tree::from_data(&data, &resvg::usvg::Options::default())
+        .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "unreadable SVG icon"))
+        .ok()?;
+    let natural = tree.size();
+    let s = size as f32 / natural.width().max(natural.height());
+    let (ox, oy) = (
+        (size as f32 - natural.width() * s) / 2.0,
+        (size as f32 - natural.height() * s) / 2.0,
+    );
+    let mut pixmap = Pixmap::new(size, size)?;
+    resvg::render(
+        &tree,
+        Transform::from_scale(s, s).post_translate(ox, oy),
+        &mut pixmap.as_mut(),
+    );
+    Some(pixmap)
+}
+
+#[cfg(test)]
+mod svg_tests {
+    use super::*;
+
+    #[test]
+    fn svg_icons_are_rasterised_at_the_size_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disc.svg");
+        // A red disc on a transparent 16x16 canvas.
+        std::fs::write(
+            &path,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16">
+                <circle cx="8" cy="8" r="7" fill="#ff0000"/></svg>"##,
+        )
+        .unwrap();
+        let img = load_icon(&path, 96).expect("rendered");
+        assert_eq!((img.width(), img.height()), (96, 96));
+        let px = |x: u32, y: u32| img.pixel(x, y).expect("inside");
+        let centre = px(48, 48);
+        assert_eq!(
+            (centre.red(), centre.green(), centre.alpha()),
+            (255, 0, 255)
+        );
+        assert_eq!(px(1, 1).alpha(), 0, "the corner stays transparent");
+        std::fs::write(&path, "not svg").unwrap();
+        assert!(load_icon(&path, 96).is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! What pointer and keyboard input does on each surface: the panel's buttons, the menu's
-//! search and rows, and the desktop's icons (double-click opens).
+//! search and rows, the desktop's icons (double-click opens), and the start-menu key (Super
+//! tapped alone, delivered to the panel).
 
 use smithay_client_toolkit::seat::keyboard::{
     KeyEvent, KeyboardHandler, Keysym, Modifiers, RawModifiers,
@@ -334,17 +335,23 @@ impl PointerHandler for Shell {
     }
 }
 
+fn is_super(sym: Keysym) -> bool {
+    sym == Keysym::Super_L || sym == Keysym::Super_R
+}
+
 impl KeyboardHandler for Shell {
     fn enter(
         &mut self,
         _: &Connection,
         _: &QueueHandle<Self>,
         _: &wl_keyboard::WlKeyboard,
-        _: &wl_surface::WlSurface,
+        surface: &wl_surface::WlSurface,
         _: u32,
         _: &[u32],
         _: &[Keysym],
     ) {
+        self.keyboard_focus = self.role_of(surface);
+        self.super_down = false;
     }
 
     fn leave(
@@ -355,6 +362,8 @@ impl KeyboardHandler for Shell {
         _: &wl_surface::WlSurface,
         _: u32,
     ) {
+        self.keyboard_focus = None;
+        self.super_down = false;
     }
 
     fn press_key(
@@ -365,6 +374,11 @@ impl KeyboardHandler for Shell {
         _: u32,
         event: KeyEvent,
     ) {
+        if is_super(event.keysym) {
+            self.super_down = true;
+            return;
+        }
+        self.super_down = false;
         if self.menu_surface.is_some() {
             self.menu_key(&event);
         }
@@ -386,11 +400,23 @@ impl KeyboardHandler for Shell {
     fn release_key(
         &mut self,
         _: &Connection,
-        _: &QueueHandle<Self>,
+        qh: &QueueHandle<Self>,
         _: &wl_keyboard::WlKeyboard,
         _: u32,
-        _: KeyEvent,
+        event: KeyEvent,
     ) {
+        // The start-menu key: a compositor that keeps Super tapped alone for the shell
+        // (Skerry's does) focuses the panel and delivers the tap there. Tapped again, or
+        // in the open menu, it closes the menu.
+        if is_super(event.keysym) && std::mem::take(&mut self.super_down) {
+            match self.keyboard_focus {
+                Some(Role::Panel) | Some(Role::Menu) if self.menu_surface.is_some() => {
+                    self.close_menu()
+                }
+                Some(Role::Panel) => self.open_menu(qh),
+                _ => {}
+            }
+        }
     }
 
     fn update_modifiers(

@@ -116,6 +116,10 @@ pub struct Shell {
     seat: Option<wl_seat::WlSeat>,
     pointer: Option<wl_pointer::WlPointer>,
     keyboard: Option<wl_keyboard::WlKeyboard>,
+    /// Which of the shell's surfaces has the keyboard.
+    keyboard_focus: Option<Role>,
+    /// Super is down on a shell surface, with no other key since.
+    super_down: bool,
 
     painter: Painter,
     config: Config,
@@ -246,6 +250,8 @@ pub fn run(config: Config) -> Result<(), ShellError> {
         seat: None,
         pointer: None,
         keyboard: None,
+        keyboard_focus: None,
+        super_down: false,
         painter: Painter::new(config.data_dirs.clone()),
         installed,
         menu,

@@ -21,19 +21,26 @@ from test_fullstack import RED, open_desktop, settle, type_us, window_box
 pytestmark = pytest.mark.appliance
 
 
-class Appliance:
-    """skerry-init with its default services, confined to the test's temporary directory."""
+TERMINAL = f"foot -o colors.background={RED} -o csd.preferred=client -o cursor.blink=no sh"
 
-    def __init__(self, runtime):
+
+class Appliance:
+    """skerry-init with its default services, confined to the test's temporary directory.
+    `app` is SKERRY_APP (a single-application appliance); None leaves it unset, which is
+    the full desktop."""
+
+    def __init__(self, runtime, app=TERMINAL):
         self.runtime = runtime
         self.port = free_port()
         self.run_dir = runtime.dir / "run"
         self.home = runtime.dir / "home"
         self.home.mkdir()
         self.wayland_display = runtime.wayland_display
+        mode = {} if app is None else {"SKERRY_APP": app}
         self.proc = runtime.spawn(
             "skerry-init",
             [binary("skerry-init")],
+            **mode,
             # Everything as the test's own user: the host's /etc is not touched.
             PUID=str(os.getuid()),
             PGID=str(os.getgid()),
@@ -42,7 +49,6 @@ class Appliance:
             SKERRY_WAYLAND_DISPLAY=self.wayland_display,
             SKERRY_RESOLUTION="1280x720",
             SKERRY_GPU="none",
-            SKERRY_APP=f"foot -o colors.background={RED} -o csd.preferred=client -o cursor.blink=no sh",
             SKERRY_PORT=self.port,
             SKERRY_BIND="127.0.0.1",
             SKERRY_TLS_DIR=runtime.dir / "tls",
@@ -154,3 +160,34 @@ def frame_to_page_center(page, box):
     from conftest import frame_to_page
 
     return frame_to_page(page, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+
+
+def test_default_appliance_is_the_full_desktop_with_a_terminal(runtime):
+    """Nothing set: the shell's panel, and a terminal as the first window, with a title bar
+    (windows are managed: not the single-application fill)."""
+    a = Appliance(runtime, app=None)
+    try:
+        wait_until(
+            lambda: all((s := a.service(n)) and s["state"] == "running" for n in ("shell", "app")),
+            60,
+            "the shell and the terminal to run",
+            a.proc,
+        )
+
+        def desktop_shown():
+            img = a.screenshot()
+            h = img.shape[0]
+            # The panel: a dark strip along the bottom edge (between the task buttons and
+            # the clock).
+            panel = img[h - 30 : h - 10, 300:1100, :]
+            if not (panel.max(axis=2) < 60).mean() > 0.9:
+                return None
+            # The terminal's title bar (Skerry's active title colour), well above the panel.
+            box = window_box(img, "2e3a4f", tol=3, min_run=20)
+            return img if box and box[3] < h - 44 else None
+
+        img = wait_until(desktop_shown, 60, "the panel and a decorated terminal", a.proc)
+        assert img.shape[:2] == (720, 1280)
+    finally:
+        a.proc.popen.send_signal(signal.SIGTERM)
+        assert a.proc.popen.wait(30) == 0, a.proc.log_tail()
