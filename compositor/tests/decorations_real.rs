@@ -298,9 +298,9 @@ fn title_text_fits_the_bar_at_scale_1_and_2() {
             "sleep 600",
         ]);
         let _foot = Guard(cmd.spawn().expect("start foot"));
-        let frame = d.frame("ssd-title");
         let name = format!("title-bar-scale{scale}.png");
-        let text = wait_for("the title drawn", Duration::from_secs(20), || {
+        let text = wait_for("the title drawn", Duration::from_secs(30), || {
+            let frame = d.frame("ssd-title")?;
             let shot = d.grim(&name);
             let b = title_text_box(&shot, frame, scale)?;
             (f64::from(b.w) > 40.0 * scale).then_some(b)
