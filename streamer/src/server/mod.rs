@@ -241,7 +241,9 @@ fn with_security_headers<B>(state: &AppState, mut resp: Response<B>) -> Response
         h.insert(CSP, v);
     }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    // login form's POST, and the Origin check could not tell it from a foreign page.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     resp
 }
 

@@ -218,15 +218,21 @@ class Desktop:
         return r.stdout if r.returncode == 0 else None
 
 
-def viewer_sends(page, script):
-    """Runs `script` (with `send` = the raw socket send, past the page's own role check)
-    in the viewer's page, then waits for the answer to a ping sent after it, so the server
-    has read everything before."""
+def viewer_sends(page, messages, clipboard_text):
+    """Sends `messages` (objects) and a clipboard message over the viewer's raw socket, past
+    the page's own role check, then waits for the answer to a ping sent after them, so the
+    server has read everything before."""
     page.evaluate(
-        """(script) => {
+        """([messages, text]) => {
              const conn = window.skerry.connection;
-             const send = (m) => conn.send(m);
-             new Function('send', script)(send);
+             for (const m of messages) conn.send(JSON.stringify(m));
+             const mime = new TextEncoder().encode('text/plain;charset=utf-8');
+             const data = new TextEncoder().encode(text);
+             const msg = new Uint8Array(4 + mime.length + data.length);
+             msg[0] = 0x11; msg[1] = 0; msg[2] = mime.length; msg[3] = 0;
+             msg.set(mime, 4);
+             msg.set(data, 4 + mime.length);
+             conn.send(msg.buffer);
              const t = -1 - Math.random();
              const orig = conn.onMessage;
              window.__pong = false;
@@ -234,9 +240,9 @@ def viewer_sends(page, script):
                if (typeof d === 'string' && d.includes('"pong"') && JSON.parse(d).t === t) window.__pong = true;
                orig(d);
              };
-             send(JSON.stringify({ type: 'ping', t }));
+             conn.send(JSON.stringify({ type: 'ping', t }));
            }""",
-        script,
+        [messages, clipboard_text],
     )
     wait_js(page, "() => window.__pong === true", timeout=10)
 
@@ -281,18 +287,15 @@ def test_a_viewer_link_changes_nothing_on_the_desktop(browser_factory, runtime):
     stolen = "viewer-" + secrets.token_hex(4)
     viewer_sends(
         gpage,
-        f"""send(JSON.stringify({{ type: 'pointer', x: 400, y: 300 }}));
-            send(JSON.stringify({{ type: 'button', button: 0, down: true }}));
-            send(JSON.stringify({{ type: 'button', button: 0, down: false }}));
-            send(JSON.stringify({{ type: 'text', text: 'touch {stolen}' }}));
-            send(JSON.stringify({{ type: 'key', code: 'Enter', down: true }}));
-            send(JSON.stringify({{ type: 'key', code: 'Enter', down: false }}));
-            const mime = new TextEncoder().encode('text/plain;charset=utf-8');
-            const data = new TextEncoder().encode('{stolen}');
-            const msg = new Uint8Array(4 + mime.length + data.length);
-            msg[0] = 0x11; msg[1] = 0; msg[2] = mime.length; msg[3] = 0;
-            msg.set(mime, 4); msg.set(data, 4 + mime.length);
-            send(msg.buffer);""",
+        [
+            {"type": "pointer", "x": 400, "y": 300},
+            {"type": "button", "button": 0, "down": True},
+            {"type": "button", "button": 0, "down": False},
+            {"type": "text", "text": f"touch {stolen}"},
+            {"type": "key", "code": "Enter", "down": True},
+            {"type": "key", "code": "Enter", "down": False},
+        ],
+        stolen,
     )
     status = gpage.evaluate(
         "() => fetch('api/upload/abcdefgh?name=x.txt&size=1&offset=0', { method: 'PUT', body: 'x' }).then((r) => r.status)"
