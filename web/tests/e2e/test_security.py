@@ -176,7 +176,7 @@ def test_a_revoked_link_stops_working(browser_factory, secured):
     status, _, _ = request(secured, "DELETE", f"/api/shares/{link['id']}", headers={"Cookie": cookie})
     assert status == 200
     # Its connection is closed and cannot come back.
-    wait_js(page, "() => window.skerry.stats.connectedState === 'reconnecting'", timeout=15)
+    wait_js(page, "() => window.skerry.stats.connectedState === 'reconnecting'", timeout=30)
     status, _, body = request(secured, "GET", "/" + link["url"])
     assert status == 401 and b"not valid" in body
     guest_cookie = next(c for c in guest.context.cookies() if c["name"] == "skerry_session")
@@ -244,7 +244,7 @@ def viewer_sends(page, messages, clipboard_text):
            }""",
         [messages, clipboard_text],
     )
-    wait_js(page, "() => window.__pong === true", timeout=10)
+    wait_js(page, "() => window.__pong === true", timeout=30)
 
 
 @pytest.mark.security
@@ -278,7 +278,7 @@ def test_a_viewer_link_changes_nothing_on_the_desktop(browser_factory, runtime):
     wait_js(gpage, LIVE, timeout=30)
     assert gpage.evaluate("() => window.skerry.stats.role") == "viewer"
     # The owner's page lists both sessions, pushed by the server.
-    wait_js(page, "() => window.skerry.stats.peers.length === 2", timeout=10)
+    wait_js(page, "() => window.skerry.stats.peers.length === 2", timeout=30)
     peers = page.evaluate("() => window.skerry.stats.peers")
     assert {(p["role"], p["you"]) for p in peers} == {("controller", True), ("viewer", False)}
     assert any(p["identity"].startswith("guest #") for p in peers)
