@@ -420,9 +420,11 @@ mod tests {
             ("SKERRY_SOURCE", "x11"),
             ("SKERRY_TLS_CERT", "/c.pem"),
             ("SKERRY_X264_PRESET", "placebo"),
+            ("SKERRY_AUTH", "maybe"),
+            ("SKERRY_BASE_PATH", "/a b/"),
         ]))
         .expect_err("invalid");
-        assert_eq!(errors.len(), 7, "{errors:?}");
+        assert_eq!(errors.len(), 9, "{errors:?}");
     }
 
     #[test]
