@@ -16,6 +16,7 @@ import { desiredSize, fitFrame, snappedOffset } from './geometry.js';
 import { attachFiles } from './files.js';
 import { ClipboardSync } from './clipboard.js';
 import { setupAudio, MSG_AUDIO } from './audio-ui.js';
+import { attachShare } from './share.js';
 
 const PING_INTERVAL_MS = 2000;
 const RESIZE_DEBOUNCE_MS = 300;
@@ -175,6 +176,7 @@ function togglePanel(button, panel) {
 $('btn-stats').addEventListener('click', () => togglePanel($('btn-stats'), statsPanel));
 $('btn-settings').addEventListener('click', () => togglePanel($('btn-settings'), settingsPanelEl));
 $('btn-clipboard').addEventListener('click', () => togglePanel($('btn-clipboard'), $('clipboard')));
+$('btn-share').addEventListener('click', () => togglePanel($('btn-share'), $('share')));
 $('btn-fullscreen').addEventListener('click', () => toggleFullscreen().catch(() => {}));
 $('btn-lock').addEventListener('click', () => pointer.lock().catch(() => {}));
 attachFiles({ stage, bar: document.querySelector('.bar'), before: $('btn-settings') });
@@ -226,6 +228,10 @@ function onText(data) {
       break;
     case 'mode':
       lastResize = { width: msg.width, height: msg.height, scale: msg.scale };
+      break;
+    case 'peers':
+      stats.applyPeers(msg.peers);
+      if (!statsPanel.hidden) renderStats($('stats-list'), stats);
       break;
     case 'pong':
       if (typeof msg.t === 'number') stats.rttMs = Math.round((performance.now() - msg.t) * 10) / 10;
@@ -302,3 +308,13 @@ if (!stats.decoders.h264) {
 }
 conn.start();
 focusKeys();
+attachShare({
+  button: $('btn-share'),
+  panel: $('share'),
+  form: $('share-form'),
+  list: $('share-list'),
+  error: $('share-error'),
+  logout: $('logout'),
+}).then((session) => {
+  if (session) stats.identity = session.identity;
+});

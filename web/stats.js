@@ -40,6 +40,16 @@ export class Stats {
     this.decodeCount = 0;
     this.prev = { t: 0, frames: 0, bytes: 0 };
     this.services = []; // from the supervisor, through /api/status
+    this.peers = []; // who is connected, from the server's `peers` message
+  }
+
+  /** Takes a `peers` message: the connected sessions (identity, role, you). */
+  applyPeers(peers) {
+    this.peers = (Array.isArray(peers) ? peers : []).map((p) => ({
+      identity: String(p.identity ?? '?'),
+      role: String(p.role ?? '?'),
+      you: Boolean(p.you),
+    }));
   }
 
   /** Takes the appliance's `/api/status` answer (the supervisor's services, if any). */
@@ -95,12 +105,18 @@ export class Stats {
       ['video', `${(this.videoBytes / 1e6).toFixed(2)} MB`],
       ['dropped', String(this.droppedMessages)],
       ['errors', String(this.decodeErrors)],
+      ...this.peers.map((p) => ['connected', describePeer(p)]),
       ...this.services.map((s) => [s.name, describeService(s)]),
     ];
   }
 }
 
 const round1 = (v) => Math.round(v * 10) / 10;
+
+/** "guest #3f2a · viewer" or "skerry · controller · you" */
+export function describePeer(p) {
+  return [p.identity, p.role, ...(p.you ? ['you'] : [])].join(' · ');
+}
 
 /** "running · 1 restart · 0.4 s CPU · 38 MB" */
 export function describeService(s) {

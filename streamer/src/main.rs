@@ -2,7 +2,8 @@
 //! before starting anything: `SKERRY_PORT`, `SKERRY_BIND`, `SKERRY_ENCODER`, `SKERRY_FPS`,
 //! `SKERRY_SOURCE`, `SKERRY_X264_PRESET`, `SKERRY_TLS`, `SKERRY_TLS_CERT`/`SKERRY_TLS_KEY`,
 //! `SKERRY_TLS_DIR`, `SKERRY_STATUS_FILE`, `SKERRY_UPLOAD_DIR`, `SKERRY_DOWNLOAD_DIR`,
-//! `SKERRY_UPLOAD_MAX_SIZE`, `SKERRY_CLIPBOARD_MAX`), starts the capture source, the encode pipeline
+//! `SKERRY_UPLOAD_MAX_SIZE`, `SKERRY_CLIPBOARD_MAX`, and the security settings of
+//! `server::auth::SecurityConfig`), starts the capture source, the encode pipeline
 //! and the one HTTPS port, tells the supervisor it is ready, and stops cleanly on
 //! SIGTERM/SIGINT.
 
@@ -16,6 +17,7 @@ use skerry_streamer::desktop::{CaptureEvent, CaptureSink, DesktopControl};
 use skerry_streamer::files::{Files, FilesConfig};
 use skerry_streamer::pipeline::{Pipeline, PipelineConfig};
 use skerry_streamer::proto::{EncoderKind, Settings};
+use skerry_streamer::server::auth::{Auth, SecurityConfig};
 use skerry_streamer::server::{self, AppState, tls};
 use skerry_streamer::synthetic::{Scene, SyntheticSource};
 use skerry_streamer::wayland::{self, WaylandOptions};
@@ -36,10 +38,12 @@ struct Config {
     source: SourceKind,
     tls: bool,
     tls_cert: Option<(PathBuf, PathBuf)>,
-    /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else the XDG state dir).
+    /// Where a generated certificate is kept (`SKERRY_TLS_DIR`, else `tls/` in the
+    /// configuration directory).
     tls_dir: Option<PathBuf>,
     status_file: Option<PathBuf>,
     files: FilesConfig,
+    security: SecurityConfig,
 }
 
 impl Config {
@@ -59,8 +63,10 @@ impl Config {
         let status_file = get("SKERRY_STATUS_FILE").map(PathBuf::from);
         let tls_dir = get("SKERRY_TLS_DIR")
             .map(PathBuf::from)
-            .or_else(|| get("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("skerry/tls")))
-            .or_else(|| get("HOME").map(|d| PathBuf::from(d).join(".local/state/skerry/tls")));
+            .or_else(|| skerry_streamer::server::auth::config_dir(&get).map(|d| d.join("tls")));
+        let security = SecurityConfig::from_env(&get)
+            .map_err(|e| errors.extend(e))
+            .ok();
 
         let files = FilesConfig::from_env(&get)
             .map_err(|e| errors.extend(e))
@@ -125,7 +131,7 @@ impl Config {
                 None
             }
         };
-        match (bind, port, encoder, fps, source, tls, files) {
+        match (bind, port, encoder, fps, source, tls, files, security) {
             (
                 Some(bind),
                 Some(port),
@@ -134,6 +140,7 @@ impl Config {
                 Some(source),
                 Some(tls),
                 Some(files),
+                Some(security),
             ) if errors.is_empty() => Ok(Self {
                 bind,
                 port,
@@ -146,6 +153,7 @@ impl Config {
                 tls_dir,
                 status_file,
                 files,
+                security,
             }),
             _ => Err(errors),
         }
@@ -274,6 +282,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let auth = start_auth(&config, tls.is_some())?;
     let state = Arc::new(AppState {
         pipeline: pipeline.clone(),
         status_file: config.status_file.clone(),
@@ -281,10 +290,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         stopping: stop_rx,
         files: Arc::new(Files::new(config.files.clone())),
         audio: start_audio()?,
+        auth,
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let bound = listener.local_addr().unwrap_or(addr);
-    tracing::info!("serving on {scheme}://{bound}/");
+    let base = state.auth.base.as_str();
+    tracing::info!("serving on {scheme}://{bound}{base}");
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
         tracing::debug!(error = %e, "sd_notify READY=1 failed");
     }
@@ -311,6 +322,39 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Some(reason) => bail!("the capture source closed: {reason}"),
         None => Ok(()),
     }
+}
+
+/// The login state; on the first start with logins on, the generated password is logged
+/// once (it is stored only hashed).
+fn start_auth(config: &Config, tls: bool) -> anyhow::Result<Auth> {
+    let enabled = config.security.auth_enabled(config.bind);
+    let (auth, started) =
+        Auth::start(&config.security, enabled, tls).context("setting up logins")?;
+    match (
+        auth.user(),
+        started.generated_password,
+        started.password_file,
+    ) {
+        (None, _, _) => tracing::info!(
+            "logins are off (SKERRY_AUTH=auto on a loopback address, or off): everyone who reaches the port controls the desktop"
+        ),
+        (Some(user), Some(password), file) => {
+            let file = file.map(|f| f.display().to_string()).unwrap_or_default();
+            tracing::warn!(
+                "logins are on. Generated credentials (shown only now; stored hashed in {file}): user {user:?} password {password:?}"
+            );
+        }
+        (Some(user), None, Some(file)) => tracing::info!(
+            "logins are on for user {user:?}; the password generated on the first start is stored hashed in {} (delete it to get a new one shown, or set SKERRY_AUTH_PASSWORD)",
+            file.display()
+        ),
+        (Some(user), None, None) => {
+            tracing::info!(
+                "logins are on for user {user:?} with the password from the environment"
+            );
+        }
+    }
+    Ok(auth)
 }
 
 /// Starts the desktop sound and microphone paths unless `SKERRY_AUDIO=off`; a missing
@@ -376,9 +420,11 @@ mod tests {
             ("SKERRY_SOURCE", "x11"),
             ("SKERRY_TLS_CERT", "/c.pem"),
             ("SKERRY_X264_PRESET", "placebo"),
+            ("SKERRY_AUTH", "maybe"),
+            ("SKERRY_BASE_PATH", "/a b/"),
         ]))
         .expect_err("invalid");
-        assert_eq!(errors.len(), 7, "{errors:?}");
+        assert_eq!(errors.len(), 9, "{errors:?}");
     }
 
     #[test]

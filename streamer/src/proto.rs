@@ -371,6 +371,21 @@ pub enum ServerMessage {
         code: String,
         message: String,
     },
+    /// Who is connected; sent to everyone whenever a session comes or goes.
+    Peers {
+        peers: Vec<PeerInfo>,
+    },
+}
+
+/// One connected session in a `peers` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The owner's user name, a share link's label (`guest #3f2a`), or the client's address
+    /// when logins are off.
+    pub identity: String,
+    pub role: Role,
+    /// This entry is the receiving connection itself.
+    pub you: bool,
 }
 
 impl ServerMessage {

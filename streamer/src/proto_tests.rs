@@ -285,3 +285,25 @@ fn server_messages_golden_json() {
         assert_eq!(back, m);
     }
 }
+
+#[test]
+fn peers_message_golden_json() {
+    let m = ServerMessage::Peers {
+        peers: vec![
+            crate::proto::PeerInfo {
+                identity: "skerry".into(),
+                role: Role::Controller,
+                you: true,
+            },
+            crate::proto::PeerInfo {
+                identity: "guest #3f2a".into(),
+                role: Role::Viewer,
+                you: false,
+            },
+        ],
+    };
+    assert_eq!(
+        m.to_json(),
+        r#"{"type":"peers","peers":[{"identity":"skerry","role":"controller","you":true},{"identity":"guest #3f2a","role":"viewer","you":false}]}"#
+    );
+}

@@ -42,6 +42,7 @@ impl Server {
                 max_upload,
             })),
             audio: Default::default(),
+            auth: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

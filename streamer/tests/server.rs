@@ -67,6 +67,7 @@ impl TestServer {
                 },
             )),
             audio: Default::default(),
+            auth: Default::default(),
         });
         let (acceptor, connector) = if use_tls {
             let (certs, key) = tls::self_signed(&tls::default_names()).expect("cert");
@@ -297,6 +298,14 @@ async fn session_start_and_input(use_tls: bool) {
     let settings: serde_json::Value = serde_json::from_str(t.as_str()).expect("JSON");
     assert_eq!(settings["type"], "settings");
     assert_eq!(settings["encoder"], "h264");
+    // Who is connected: this one session, as a controller.
+    let Message::Text(t) = next_msg(&mut ws).await else {
+        panic!("peers must be text")
+    };
+    let peers: serde_json::Value = serde_json::from_str(t.as_str()).expect("JSON");
+    assert_eq!(peers["type"], "peers");
+    assert_eq!(peers["peers"][0]["role"], "controller");
+    assert_eq!(peers["peers"][0]["you"], true);
     // The cursor image comes before the first frame, which is a keyframe (IDR with SPS).
     let Message::Binary(cursor) = next_msg(&mut ws).await else {
         panic!("cursor image expected")

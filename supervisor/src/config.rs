@@ -111,6 +111,16 @@ const COMPONENT_SETTINGS: &[(&str, Check)] = &[
     ("tls", Check::Bool),
     ("tls_cert", Check::Path),
     ("tls_key", Check::Path),
+    ("tls_dir", Check::Path),
+    ("config_dir", Check::Path),
+    ("auth", Check::AuthMode),
+    ("auth_user", Check::UserName),
+    ("auth_password", Check::Secret),
+    ("auth_max_failures", Check::Count),
+    ("auth_lockout", Check::Seconds),
+    ("base_path", Check::BasePath),
+    ("trusted_proxies", Check::Cidrs),
+    ("frame_ancestors", Check::FrameAncestors),
     ("wallpaper", Check::Path),
     ("desktop_apps", Check::DesktopIds),
 ];
@@ -151,6 +161,34 @@ enum Check {
     Path,
     /// A comma-separated list of desktop-file ids.
     DesktopIds,
+    /// `auto`, `on` or `off`.
+    AuthMode,
+    /// A login name: 1–64 characters, no control characters or `:`.
+    UserName,
+    /// Any non-empty value up to 1 KiB (never echoed back in errors).
+    Secret,
+    /// A whole number from 1 to 1000.
+    Count,
+    /// Seconds from 1 to 86400.
+    Seconds,
+    /// A URL path prefix like `/desk/`.
+    BasePath,
+    /// A comma-separated list of addresses or address/prefix blocks.
+    Cidrs,
+    /// CSP `frame-ancestors` sources separated by spaces.
+    FrameAncestors,
+}
+
+fn is_cidr(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
 }
 
 /// Environment first, then the file, each value remembered with where it came from.
@@ -283,6 +321,43 @@ fn check(kind: Check, s: &str) -> Result<(), &'static str> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         }),
+        Check::AuthMode => matches!(s, "auto" | "on" | "off"),
+        Check::UserName => {
+            !s.is_empty() && s.len() <= 64 && !s.chars().any(|c| c.is_control() || c == ':')
+        }
+        Check::Secret => !s.is_empty() && s.len() <= 1024,
+        Check::Count => s.parse::<u32>().is_ok_and(|v| (1..=1000).contains(&v)),
+        Check::Seconds => s
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && (1.0..=86_400.0).contains(&v)),
+        Check::BasePath => {
+            let t = s.trim_matches('/');
+            s.starts_with('/')
+                && (t.is_empty()
+                    || t.split('/').all(|seg| {
+                        !seg.is_empty()
+                            && seg != "."
+                            && seg != ".."
+                            && seg
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+                    }))
+        }
+        Check::Cidrs => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .all(is_cidr),
+        Check::FrameAncestors => {
+            let words: Vec<&str> = s.split_whitespace().collect();
+            !words.is_empty()
+                && words.iter().all(|w| {
+                    *w == "'self'"
+                        || *w == "'none'"
+                        || w.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-._:/*".contains(&b))
+                })
+        }
     };
     if ok {
         return Ok(());
@@ -297,6 +372,16 @@ fn check(kind: Check, s: &str) -> Result<(), &'static str> {
         Check::Bool => "on or off (also true/false, yes/no, 1/0)",
         Check::Path => "an absolute path",
         Check::DesktopIds => "desktop-file ids separated by commas, like foot,chromium.desktop",
+        Check::AuthMode => "auto, on or off",
+        Check::UserName => "1 to 64 characters, no control characters or ':'",
+        Check::Secret => "1 to 1024 bytes",
+        Check::Count => "a whole number from 1 to 1000",
+        Check::Seconds => "a number of seconds from 1 to 86400",
+        Check::BasePath => "a path like /desk/ (letters, digits, - . _ ~ between slashes)",
+        Check::Cidrs => "addresses or blocks separated by commas, like 10.0.0.0/8,::1",
+        Check::FrameAncestors => {
+            "'self', 'none' or origins like https://portal.example, separated by spaces"
+        }
     })
 }
 
@@ -499,7 +584,15 @@ impl Config {
             if let Some((raw, label)) = src.get(key) {
                 match check(kind, raw.trim()) {
                     Ok(()) => exports.push((Sources::env_name(key), raw)),
-                    Err(expected) => src.invalid(label, raw, expected),
+                    Err(expected) => {
+                        // A password is not repeated into logs, even a refused one.
+                        let shown = if matches!(kind, Check::Secret) {
+                            "(hidden)".to_string()
+                        } else {
+                            raw
+                        };
+                        src.invalid(label, shown, expected);
+                    }
                 }
             }
         }
@@ -546,4 +639,62 @@ impl Config {
 
 fn absolute(s: &str) -> Option<PathBuf> {
     s.starts_with('/').then(|| PathBuf::from(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_settings_are_checked() {
+        let ok = [
+            (Check::AuthMode, "auto"),
+            (Check::AuthMode, "off"),
+            (Check::UserName, "admin"),
+            (Check::Secret, "p@ss word"),
+            (Check::Count, "5"),
+            (Check::Seconds, "0.5e1"),
+            (Check::BasePath, "/desk/"),
+            (Check::BasePath, "/"),
+            (Check::Cidrs, "10.0.0.0/8, 192.168.1.1,::1,fd00::/8"),
+            (Check::FrameAncestors, "'self' https://portal.example"),
+        ];
+        for (kind, v) in ok {
+            assert!(check(kind, v).is_ok(), "{kind:?} {v}");
+        }
+        let bad = [
+            (Check::AuthMode, "maybe"),
+            (Check::UserName, "a:b"),
+            (Check::Secret, ""),
+            (Check::Count, "0"),
+            (Check::Seconds, "forever"),
+            (Check::BasePath, "desk"),
+            (Check::BasePath, "/a//b/"),
+            (Check::BasePath, "/../"),
+            (Check::Cidrs, "10.0.0.0/33"),
+            (Check::FrameAncestors, "'self'; script-src *"),
+        ];
+        for (kind, v) in bad {
+            assert!(check(kind, v).is_err(), "{kind:?} {v}");
+        }
+    }
+
+    #[test]
+    fn a_refused_password_is_not_repeated() {
+        let env: HashMap<String, String> = [("SKERRY_AUTH_LOCKOUT", "soon")]
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let file = "auth_password = \"\"\nauth = \"on\"\n";
+        let errors = Config::parse(&env, Some((std::path::Path::new("/x.toml"), file)))
+            .expect_err("invalid")
+            .0;
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|e| e.to_string().contains("(hidden)")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.to_string().contains("SKERRY_AUTH_LOCKOUT"))
+        );
+    }
 }

@@ -7,6 +7,9 @@
 
 pub mod access;
 pub mod assets;
+pub mod auth;
+mod login;
+pub mod presence;
 pub mod tls;
 mod ws;
 
@@ -42,6 +45,8 @@ pub struct AppState {
     pub files: Arc<crate::files::Files>,
     /// The desktop's sound out and the browser's microphone in.
     pub audio: crate::audio::Audio,
+    /// Logins, sessions, share links, the base path and who is connected.
+    pub auth: auth::Auth,
 }
 
 pub type Body = Full<Bytes>;
@@ -115,27 +120,83 @@ async fn route(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let access = match access::authorize(&parts, peer) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(%peer, error = %e, "request refused");
-            return Ok(text(e.status(), "forbidden\n").map(Either::Left));
+    let (mut parts, body) = req.into_parts();
+    let auth = &state.auth;
+    let client = auth::net::resolve(peer.ip(), auth.tls, &parts.headers, &auth.trusted_proxies);
+    // Every route lives under the base path; below it, routes see their own paths.
+    // Health checks also answer at the root, where orchestrators probe without a proxy.
+    let raw = parts.uri.path();
+    let placed = match auth.base.place(raw) {
+        auth::net::Placed::Outside if raw == "/healthz" || raw == "/readyz" => {
+            auth::net::Placed::Inside(raw)
+        }
+        other => other,
+    };
+    let path = match placed {
+        auth::net::Placed::Inside(p) => p.to_owned(),
+        auth::net::Placed::Bare => {
+            let r = login::redirect_to(auth.base.as_str());
+            return Ok(with_security_headers(&state, r).map(Either::Left));
+        }
+        auth::net::Placed::Outside => {
+            let r = text(StatusCode::NOT_FOUND, "not found\n");
+            return Ok(with_security_headers(&state, r).map(Either::Left));
         }
     };
-    if crate::files::handles(parts.uri.path()) {
-        let resp = crate::files::route(&state.files, parts, body, &access).await;
-        return Ok(with_security_headers(resp));
+    if path != parts.uri.path() {
+        let rest = match parts.uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        if let Ok(uri) = rest.parse() {
+            parts.uri = uri;
+        }
     }
-    Ok(with_security_headers(read_only_route(state, parts, body, access)).map(Either::Left))
+    let resp = match path.as_str() {
+        // Open to everyone: health checks, the login page and what it loads, share links.
+        "/healthz" | "/readyz" => read_only_route(&state, parts, body, None),
+        "/login" => match access::check_origin(&parts, &client) {
+            Ok(()) => login::login(state.clone(), parts, body, client).await,
+            Err(e) => refused(&client, &e),
+        },
+        "/share" => login::open_share(&state, &parts, &client),
+        "/style.css" | "/icon.svg" => read_only_route(&state, parts, body, None),
+        _ => match access::authorize(&parts, &client, auth) {
+            Err(access::AccessError::Unauthenticated) => {
+                login::unauthenticated(&state, &parts, &path)
+            }
+            Err(e) => refused(&client, &e),
+            Ok(access) => {
+                if crate::files::handles(&path) {
+                    let resp = crate::files::route(&state.files, parts, body, &access).await;
+                    return Ok(with_security_headers(&state, resp));
+                }
+                match path.as_str() {
+                    "/logout" => login::logout(&state, &parts, &access, &client),
+                    "/api/session" => login::session(&state, &access),
+                    p if p == "/api/shares" || p.starts_with("/api/shares/") => {
+                        login::shares(state.clone(), parts, body, &access, &path).await
+                    }
+                    _ => read_only_route(&state, parts, body, Some(access)),
+                }
+            }
+        },
+    };
+    Ok(with_security_headers(&state, resp).map(Either::Left))
+}
+
+fn refused(client: &auth::net::Client, e: &access::AccessError) -> Response<Body> {
+    tracing::warn!(client = %client.addr, error = %e, "request refused");
+    text(e.status(), "forbidden\n")
 }
 
 /// Every route that only reads: GET and HEAD.
+/// `access` is `None` for the routes open to everyone.
 fn read_only_route(
-    state: Arc<AppState>,
+    state: &Arc<AppState>,
     parts: hyper::http::request::Parts,
     body: Incoming,
-    access: access::Access,
+    access: Option<access::Access>,
 ) -> Response<Body> {
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -144,14 +205,17 @@ fn read_only_route(
     match path.as_str() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => {
-            if is_ready(&state) {
+            if is_ready(state) {
                 text(StatusCode::OK, "ready\n")
             } else {
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
             }
         }
-        "/api/status" => json(StatusCode::OK, &status(&state)),
-        "/ws" => ws::upgrade(Request::from_parts(parts, body), state, access),
+        "/api/status" => json(StatusCode::OK, &status(state)),
+        "/ws" => match access {
+            Some(access) => ws::upgrade(Request::from_parts(parts, body), state.clone(), access),
+            None => text(StatusCode::UNAUTHORIZED, "login required\n"),
+        },
         _ => match assets::lookup(&path) {
             Some((bytes, ctype)) => {
                 let mut r = Response::new(Full::new(Bytes::from_static(bytes)));
@@ -168,20 +232,18 @@ fn read_only_route(
     }
 }
 
-/// The page loads nothing from elsewhere and runs no inline code; the cursor image is a
-/// `data:` URL and decoded frames may be `blob:`s.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
-     style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; frame-ancestors 'self'";
-
-fn with_security_headers<B>(mut resp: Response<B>) -> Response<B> {
+fn with_security_headers<B>(state: &AppState, mut resp: Response<B>) -> Response<B> {
     use hyper::header::{
         CONTENT_SECURITY_POLICY as CSP, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
     };
     let h = resp.headers_mut();
-    h.insert(CSP, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    if let Ok(v) = HeaderValue::from_str(&state.auth.csp) {
+        h.insert(CSP, v);
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    // login form's POST, and the Origin check could not tell it from a foreign page.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     resp
 }
 

@@ -197,6 +197,14 @@ where
         pipeline.clipboard.add_controller(&viewer);
     }
     tracing::info!(viewer = viewer.id, who = %access.identity, "viewer joined");
+    let info = super::presence::MemberInfo {
+        sid: access.sid.clone(),
+        link: access.link.clone(),
+    };
+    let mut member = state
+        .auth
+        .presence
+        .join(&viewer, &access.identity, access.role, info);
 
     let (close_tx, close_rx) = watch::channel(None::<(u16, String)>);
     let audio = state.audio.hub.subscribe();
@@ -216,6 +224,11 @@ where
             m = stream.next() => m,
             () = super::stopped(&mut stopping) => {
                 farewell = (GOING_AWAY, "server stopping".into());
+                break;
+            }
+            () = member.revoked() => {
+                tracing::info!(viewer = viewer.id, who = %access.identity, "access revoked: closing");
+                farewell = (proto::close::POLICY, "access revoked".into());
                 break;
             }
         };
@@ -262,6 +275,7 @@ where
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     pipeline.remove_viewer(viewer.id);
+    drop(member);
     tracing::info!(viewer = viewer.id, "viewer left");
 }
 

@@ -79,6 +79,12 @@ class Peer:
         rel = path[len(self.base_path) :]
         if rel == "ws":
             return None  # WebSocket handshake
+        if rel == "api/session":
+            # What the streamer answers with logins off: the page then shows no Share panel.
+            session = {"auth": False, "identity": "127.0.0.1", "role": self.role, "owner": False}
+            body = json.dumps(session).encode()
+            headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return Response(200, "OK", headers, body)
         if rel == "":
             rel = "index.html"
         file = (self.web_root / rel).resolve()

@@ -187,6 +187,8 @@ class Streamer:
             "SKERRY_SOURCE": self.source,
             # its own certificate, kept across a restart within the test, never in $HOME
             "SKERRY_TLS_DIR": self.runtime.dir / "tls",
+            # the password hash, keys and share links too (only written with logins on)
+            "SKERRY_CONFIG_DIR": self.runtime.dir / "config",
             "RUST_LOG": os.environ.get("RUST_LOG", "info"),
             **self.extra_env,
         }
