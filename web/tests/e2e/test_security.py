@@ -219,32 +219,45 @@ class Desktop:
 
 
 def viewer_sends(page, messages, clipboard_text):
-    """Sends `messages` (objects) and a clipboard message over the viewer's raw socket, past
-    the page's own role check, then waits for the answer to a ping sent after them, so the
-    server has read everything before."""
-    page.evaluate(
-        """([messages, text]) => {
-             const conn = window.skerry.connection;
-             for (const m of messages) conn.send(JSON.stringify(m));
-             const mime = new TextEncoder().encode('text/plain;charset=utf-8');
-             const data = new TextEncoder().encode(text);
-             const msg = new Uint8Array(4 + mime.length + data.length);
-             msg[0] = 0x11; msg[1] = 0; msg[2] = mime.length; msg[3] = 0;
-             msg.set(mime, 4);
-             msg.set(data, 4 + mime.length);
-             conn.send(msg.buffer);
+    """Sends `messages` (objects) and a clipboard message over a WebSocket of the viewer's
+    own (its page's cookie, past the page's role checks), then waits for the answer to a ping
+    sent after them, so the server has read everything before. A socket of its own keeps the
+    exchange independent of the page's connection and its reconnects."""
+    answered = page.evaluate(
+        """([messages, text]) => new Promise((resolve, reject) => {
+             const url = new URL('ws', location.href);
+             url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+             const ws = new WebSocket(url);
+             ws.binaryType = 'arraybuffer';
              const t = -1 - Math.random();
-             const orig = conn.onMessage;
-             window.__pong = false;
-             conn.onMessage = (d) => {
-               if (typeof d === 'string' && d.includes('"pong"') && JSON.parse(d).t === t) window.__pong = true;
-               orig(d);
+             const timer = setTimeout(() => reject(new Error('no pong within 30 s')), 30000);
+             ws.onerror = () => reject(new Error('the viewer socket failed'));
+             ws.onclose = (e) => reject(new Error(`the viewer socket closed: ${e.code} ${e.reason}`));
+             ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', version: 1, decoders: { h264: true, h264_444: false, jpeg: true } }));
+             ws.onmessage = (e) => {
+               if (typeof e.data !== 'string') return;
+               const m = JSON.parse(e.data);
+               window.__viewerSeen = (window.__viewerSeen || []).concat([m.type]);
+               if (m.type === 'hello') {
+                 for (const x of messages) ws.send(JSON.stringify(x));
+                 const mime = new TextEncoder().encode('text/plain;charset=utf-8');
+                 const data = new TextEncoder().encode(text);
+                 const msg = new Uint8Array(4 + mime.length + data.length);
+                 msg[0] = 0x11; msg[1] = 0; msg[2] = mime.length; msg[3] = 0;
+                 msg.set(mime, 4);
+                 msg.set(data, 4 + mime.length);
+                 ws.send(msg.buffer);
+                 ws.send(JSON.stringify({ type: 'ping', t }));
+               } else if (m.type === 'pong' && m.t === t) {
+                 clearTimeout(timer);
+                 ws.close();
+                 resolve(true);
+               }
              };
-             conn.send(JSON.stringify({ type: 'ping', t }));
-           }""",
+           })""",
         [messages, clipboard_text],
     )
-    wait_js(page, "() => window.__pong === true", timeout=30)
+    assert answered
 
 
 @pytest.mark.security
