@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod assets;
+pub mod fuzzing;
+pub mod limits;
 pub mod tls;
 mod ws;
 
@@ -123,6 +125,10 @@ async fn route(
             return Ok(text(e.status(), "forbidden\n").map(Either::Left));
         }
     };
+    if let Err(e) = limits::check_request(&parts) {
+        tracing::info!(%peer, error = %e, "request refused");
+        return Ok(text(e.status(), "request refused\n").map(Either::Left));
+    }
     if crate::files::handles(parts.uri.path()) {
         let resp = crate::files::route(&state.files, parts, body, &access).await;
         return Ok(with_security_headers(resp));
@@ -221,7 +227,7 @@ async fn connection<I>(io: I, service: App, mut stop: watch::Receiver<bool>, pee
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = hyper::server::conn::http1::Builder::new()
+    let conn = limits::http1_builder()
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
