@@ -42,6 +42,8 @@ pub enum ProtoError {
     NotHello,
     #[error("protocol version {0} not supported")]
     Version(u32),
+    #[error("input flood: messages far over the allowed rate")]
+    Flood,
 }
 
 impl ProtoError {
@@ -49,7 +51,7 @@ impl ProtoError {
         match self {
             Self::TooBig => close::TOO_BIG,
             Self::Binary => close::UNSUPPORTED_DATA,
-            Self::Malformed(_) | Self::Invalid(_) | Self::NotHello => close::POLICY,
+            Self::Malformed(_) | Self::Invalid(_) | Self::NotHello | Self::Flood => close::POLICY,
             Self::Version(_) => close::VERSION,
         }
     }

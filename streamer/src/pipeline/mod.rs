@@ -73,6 +73,10 @@ pub struct Stats {
     pub refreshes: AtomicU64,
     /// Times the encode thread woke up; flat while the desktop is idle.
     pub wakeups: AtomicU64,
+    /// Client messages dropped for going over their connection's rate.
+    pub input_dropped: AtomicU64,
+    /// Connections closed for flooding.
+    pub flood_closes: AtomicU64,
     window: Mutex<VecDeque<(Instant, usize)>>,
 }
 
@@ -86,6 +90,10 @@ pub struct StatsSnapshot {
     pub frames_encoded: u64,
     pub keyframes: u64,
     pub refreshes: u64,
+    /// Frames skipped for the connected viewers whose sockets fell behind.
+    pub frames_skipped: u64,
+    pub input_dropped: u64,
+    pub flood_closes: u64,
     pub width: u32,
     pub height: u32,
 }
@@ -268,6 +276,14 @@ impl Pipeline {
             frames_encoded: self.stats.encodes.load(Ordering::Relaxed),
             keyframes: self.stats.keyframes.load(Ordering::Relaxed),
             refreshes: self.stats.refreshes.load(Ordering::Relaxed),
+            frames_skipped: self
+                .fanout
+                .viewers()
+                .iter()
+                .map(|v| v.skipped.load(Ordering::Relaxed))
+                .sum(),
+            input_dropped: self.stats.input_dropped.load(Ordering::Relaxed),
+            flood_closes: self.stats.flood_closes.load(Ordering::Relaxed),
             width: s.mode.width,
             height: s.mode.height,
         }

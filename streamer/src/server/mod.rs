@@ -8,6 +8,8 @@
 pub mod access;
 pub mod assets;
 pub mod auth;
+pub mod fuzzing;
+pub mod limits;
 mod login;
 pub mod presence;
 pub mod tls;
@@ -152,6 +154,11 @@ async fn route(
             parts.uri = uri;
         }
     }
+    if let Err(e) = limits::check_request(&parts) {
+        tracing::info!(%peer, error = %e, "request refused");
+        let r = text(e.status(), "request refused\n");
+        return Ok(with_security_headers(&state, r).map(Either::Left));
+    }
     let resp = match path.as_str() {
         // Open to everyone: health checks, the login page and what it loads, share links.
         "/healthz" | "/readyz" => read_only_route(&state, parts, body, None),
@@ -283,7 +290,7 @@ async fn connection<I>(io: I, service: App, mut stop: watch::Receiver<bool>, pee
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = hyper::server::conn::http1::Builder::new()
+    let conn = limits::http1_builder()
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);

@@ -4,7 +4,8 @@
 //! socket therefore only makes the writer skip frames, never delays input.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -22,9 +23,10 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSo
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::access::Access;
+use super::limits::{Class, RateLimiter, Verdict};
 use super::{AppState, Body};
 use crate::desktop::{InputEvent, ModeRequest, PointerButton, WheelUnit};
-use crate::pipeline::fanout::{Outgoing, Viewer};
+use crate::pipeline::fanout::{Outgoing, Packet, Viewer};
 use crate::proto::{self, ClientMessage, ProtoError, Role, ServerMessage};
 
 /// How long a client may take to say hello.
@@ -38,6 +40,11 @@ fn ws_max_message() -> usize {
 }
 /// Close code when the server stops.
 const GOING_AWAY: u16 = 1001;
+/// A viewer whose socket takes nothing for this long is disconnected: its frames are
+/// being skipped anyway, and the connection would otherwise hold its buffers forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a closing connection may take to say goodbye.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 fn bad_request(msg: &'static str) -> Response<Body> {
     super::text(StatusCode::BAD_REQUEST, msg)
@@ -100,17 +107,36 @@ fn close_message(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// Reads the next client message as protocol text, mapping every misuse to its error.
-fn read_message(
+/// One client message as the session acts on it.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Message(ClientMessage),
+    /// A microphone packet (kind 0x10), passed on as it is.
+    Microphone(Bytes),
+    /// Pings, pongs and other WebSocket frames with nothing for Skerry.
+    Nothing,
+}
+
+/// Turns one WebSocket message from a client into what it means, mapping every misuse to
+/// the error (and close code) of docs/protocol.md. Every client → server parse path goes
+/// through here, so the fuzz target covers them all.
+pub(crate) fn parse_inbound(
     msg: Result<Message, tungstenite::Error>,
-) -> Result<Option<ClientMessage>, ProtoError> {
+) -> Result<Inbound, ProtoError> {
     match msg {
-        Ok(Message::Text(t)) => ClientMessage::parse(t.as_str()).map(Some),
+        Ok(Message::Text(t)) => ClientMessage::parse(t.as_str()).map(Inbound::Message),
+        Ok(Message::Binary(b)) if b.first() == Some(&crate::audio::wire::KIND_MIC) => {
+            if b.len() > crate::audio::wire::MAX_MIC_MESSAGE {
+                Err(ProtoError::TooBig)
+            } else {
+                Ok(Inbound::Microphone(b))
+            }
+        }
         Ok(Message::Binary(b)) => {
             crate::clipboard::parse_client(&b, crate::clipboard::max_client_message())
-                .map(|c| Some(ClientMessage::Clipboard(c)))
+                .map(|c| Inbound::Message(ClientMessage::Clipboard(c)))
         }
-        Ok(_) => Ok(None),
+        Ok(_) => Ok(Inbound::Nothing),
         Err(tungstenite::Error::Capacity(_)) => Err(ProtoError::TooBig),
         Err(e) => Err(ProtoError::Malformed(e.to_string())),
     }
@@ -122,12 +148,12 @@ where
 {
     let (mut sink, mut stream) = ws.split();
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
-        Ok(Some(msg)) => read_message(msg),
+        Ok(Some(msg)) => parse_inbound(msg),
         Ok(None) => return,
         Err(_) => Err(ProtoError::NotHello),
     };
     let decoders = match hello {
-        Ok(Some(ClientMessage::Hello {
+        Ok(Inbound::Message(ClientMessage::Hello {
             version,
             decoders,
             width,
@@ -208,7 +234,7 @@ where
 
     let (close_tx, close_rx) = watch::channel(None::<(u16, String)>);
     let audio = state.audio.hub.subscribe();
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         sink,
         viewer.clone(),
         audio,
@@ -219,6 +245,8 @@ where
 
     let mut stopping = state.stopping.clone();
     let mut farewell = (proto::close::NORMAL, String::new());
+    let mut limiter = RateLimiter::new(Instant::now());
+    let mut writer_done = false;
     loop {
         let next = tokio::select! {
             m = stream.next() => m,
@@ -231,31 +259,51 @@ where
                 farewell = (proto::close::POLICY, "access revoked".into());
                 break;
             }
+            // The writer gave up (the socket failed or did not drain): the session is over.
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
         };
         let Some(msg) = next else { break };
         if matches!(msg, Ok(Message::Close(_))) {
             let _ = close_tx.send(Some((proto::close::NORMAL, String::new())));
             break;
         }
-        let parsed = match msg {
-            Ok(Message::Binary(b)) if b.first() == Some(&crate::audio::wire::KIND_MIC) => {
-                if b.len() > crate::audio::wire::MAX_MIC_MESSAGE {
-                    Err(ProtoError::TooBig)
-                } else {
-                    // Only a controller's microphone reaches the desktop.
-                    if access.role == Role::Controller {
-                        state.audio.microphone(b);
-                    }
-                    Ok(None)
+        let parsed = parse_inbound(msg).and_then(|inbound| {
+            let class = match &inbound {
+                Inbound::Message(m) => Class::of(m),
+                Inbound::Microphone(_) => Class::Audio,
+                Inbound::Nothing => return Ok(inbound),
+            };
+            match limiter.check(class, Instant::now()) {
+                Verdict::Pass => Ok(inbound),
+                Verdict::Drop => {
+                    pipeline.stats.input_dropped.fetch_add(1, Ordering::Relaxed);
+                    Ok(Inbound::Nothing)
+                }
+                Verdict::Flood => Err(ProtoError::Flood),
+            }
+        });
+        match parsed {
+            Ok(Inbound::Message(m)) => handle(m, &state, &viewer, &access),
+            // Only a controller's microphone reaches the desktop.
+            Ok(Inbound::Microphone(b)) => {
+                if access.role == Role::Controller {
+                    state.audio.microphone(b);
                 }
             }
-            other => read_message(other),
-        };
-        match parsed {
-            Ok(Some(m)) => handle(m, &state, &viewer, &access),
-            Ok(None) => {}
+            Ok(Inbound::Nothing) => {}
             Err(err) => {
-                tracing::info!(viewer = viewer.id, error = %err, "closing a misbehaving viewer");
+                tracing::info!(
+                    viewer = viewer.id,
+                    error = %err,
+                    dropped = limiter.dropped,
+                    "closing a misbehaving viewer"
+                );
+                if err == ProtoError::Flood {
+                    pipeline.stats.flood_closes.fetch_add(1, Ordering::Relaxed);
+                }
                 let _ = close_tx.send(Some((err.close_code(), err.close_reason())));
                 // Read on until the client answers the close or the grace time runs out.
                 let drain = async {
@@ -265,7 +313,7 @@ where
                         }
                     }
                 };
-                let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+                let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
                 break;
             }
         }
@@ -273,10 +321,54 @@ where
     if close_tx.borrow().is_none() {
         let _ = close_tx.send(Some(farewell));
     }
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    if !writer_done
+        && tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+    {
+        // The close could not be written: do not leave the task behind with the socket.
+        writer.abort();
+    }
     pipeline.remove_viewer(viewer.id);
     drop(member);
-    tracing::info!(viewer = viewer.id, "viewer left");
+    tracing::info!(viewer = viewer.id, dropped = limiter.dropped, "viewer left");
+}
+
+/// Sends one message, giving up when the socket has not taken it in [`SEND_TIMEOUT`].
+async fn send_within<K>(sink: &mut K, msg: Message) -> Result<(), SendError>
+where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await {
+        Ok(r) => r.map_err(SendError::Socket),
+        Err(_) => Err(SendError::Stalled),
+    }
+}
+
+/// Why the writer stopped sending.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("socket: {0}")]
+    Socket(tungstenite::Error),
+    #[error("the socket took nothing for {SEND_TIMEOUT:?}")]
+    Stalled,
+}
+
+/// Sends every message of one video frame, then flushes, within [`SEND_TIMEOUT`].
+async fn send_packet<K>(sink: &mut K, packet: &Packet) -> Result<(), SendError>
+where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    let all = async {
+        for m in &packet.messages {
+            sink.feed(Message::Binary(m.clone())).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, all).await {
+        Ok(r) => r.map_err(SendError::Socket),
+        Err(_) => Err(SendError::Stalled),
+    }
 }
 
 async fn write_loop<K>(
@@ -294,42 +386,36 @@ async fn write_loop<K>(
             biased;
             req = close_requested(&mut close) => {
                 if let Some((code, reason)) = req {
-                    let _ = sink.send(close_message(code, &reason)).await;
+                    let _ = send_within(&mut sink, close_message(code, &reason)).await;
                 }
                 return;
             }
             () = super::stopped(&mut stopping) => {
-                let _ = sink.send(close_message(GOING_AWAY, "server stopping")).await;
+                let _ = send_within(&mut sink, close_message(GOING_AWAY, "server stopping")).await;
                 return;
             }
             out = viewer.next() => out,
             a = audio.next() => Outgoing::Binary(a),
         };
         let sent = match out {
-            Outgoing::Text(t) => sink.send(Message::Text(t.into())).await,
-            Outgoing::Binary(b) => sink.send(Message::Binary(b)).await,
-            Outgoing::Video(packet) => {
-                let mut r = Ok(());
-                for m in &packet.messages {
-                    r = sink.feed(Message::Binary(m.clone())).await;
-                    if r.is_err() {
-                        break;
-                    }
-                }
-                if r.is_ok() { sink.flush().await } else { r }
-            }
+            Outgoing::Text(t) => send_within(&mut sink, Message::Text(t.into())).await,
+            Outgoing::Binary(b) => send_within(&mut sink, Message::Binary(b)).await,
+            Outgoing::Video(packet) => send_packet(&mut sink, &packet).await,
             Outgoing::NeedKeyframe => {
                 state.pipeline.request_keyframe();
                 Ok(())
             }
             Outgoing::Stuck => {
-                let _ = sink
-                    .send(close_message(proto::close::POLICY, "viewer too slow"))
-                    .await;
+                let _ = send_within(
+                    &mut sink,
+                    close_message(proto::close::POLICY, "viewer too slow"),
+                )
+                .await;
                 return;
             }
         };
-        if sent.is_err() {
+        if let Err(e) = sent {
+            tracing::info!(viewer = viewer.id, error = %e, "viewer connection dropped");
             return;
         }
     }

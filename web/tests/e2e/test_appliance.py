@@ -146,6 +146,11 @@ def test_streamer_killed_mid_session_comes_back_and_the_terminal_kept_its_state(
     wait_until(lambda: out.exists() and out.read_text().strip() == before + after, 20, f"{out} to hold {before + after}")
     assert stats(page)["connectedState"] == "live"
 
+    # The page shows the desktop as it is now, from the new streamer's frames.
+    settle(page, desktop)
+    value = media.psnr(canvas_rgb(page), appliance.screenshot())
+    assert value >= 40, f"after the restart: canvas vs grim PSNR {value:.1f} dB"
+
     # The stats panel shows the supervisor's view: the streamer came back once.
     page.click("#btn-stats")
     wait_js(

@@ -1,0 +1,361 @@
+//! What one client may cost the server, in one place: how fast a WebSocket may send input
+//! and control messages, and how big an HTTP request's headers and body may be.
+//!
+//! A browser that misbehaves (a runaway script, a hostile page, a fuzzer) must only ever
+//! hurt its own connection. Sizes are checked before anything is allocated for them;
+//! rates are per connection token buckets: messages over the rate are dropped and counted,
+//! and a connection that keeps sending far over it is closed with a reason that says so.
+//! The bucket takes the time as an argument, so its arithmetic is tested without a clock.
+
+use std::time::{Duration, Instant};
+
+use hyper::header::CONTENT_LENGTH;
+
+use crate::proto::ClientMessage;
+
+/// Largest request body on any route other than the chunked upload (which has its own
+/// per-chunk limit); also what a route that reads a small body (a form, JSON) should read.
+pub const MAX_BODY: u64 = 64 * 1024;
+/// The request line and all headers together (else 431).
+pub const MAX_HEAD: usize = 32 * 1024;
+/// Headers a request may carry (else 431).
+pub const MAX_HEADERS: usize = 64;
+/// Time a client has to send a complete request head once it started one.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Input events (pointer, key, wheel, text): per second, and the burst allowed above it.
+pub const INPUT_RATE: f64 = 1000.0;
+pub const INPUT_BURST: f64 = 1000.0;
+/// Control messages (settings, resize, ping, clipboard).
+pub const CONTROL_RATE: f64 = 50.0;
+pub const CONTROL_BURST: f64 = 100.0;
+/// Keyframe requests: each one costs every viewer a large frame.
+pub const KEYFRAME_RATE: f64 = 2.0;
+pub const KEYFRAME_BURST: f64 = 5.0;
+/// Microphone packets (10–20 ms of sound each).
+pub const AUDIO_RATE: f64 = 200.0;
+pub const AUDIO_BURST: f64 = 400.0;
+/// Dropped messages tolerated: a connection dropping more than this many in a burst, or
+/// more than `FLOOD_RATE` a second for long, is closed ("input flood").
+pub const FLOOD_BURST: f64 = 1000.0;
+pub const FLOOD_RATE: f64 = 100.0;
+
+/// A token bucket: `capacity` tokens, refilled at `rate` a second.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    pub fn new(capacity: f64, rate: f64, now: Instant) -> Self {
+        Self {
+            capacity,
+            rate,
+            tokens: capacity,
+            last: now,
+        }
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Which budget a client message is paid from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Pointer, key down, wheel, text.
+    Input,
+    /// Releasing keys or buttons: paid like input but never dropped, so a dropped event
+    /// cannot leave a key held on the desktop.
+    Release,
+    /// Settings, resize, ping, clipboard, a repeated hello.
+    Control,
+    Keyframe,
+    Audio,
+}
+
+impl Class {
+    pub fn of(msg: &ClientMessage) -> Self {
+        match msg {
+            ClientMessage::Key { down: false, .. }
+            | ClientMessage::Button { down: false, .. }
+            | ClientMessage::ReleaseAll => Self::Release,
+            ClientMessage::Key { .. }
+            | ClientMessage::Text { .. }
+            | ClientMessage::Pointer { .. }
+            | ClientMessage::PointerRel { .. }
+            | ClientMessage::Button { .. }
+            | ClientMessage::Wheel { .. } => Self::Input,
+            ClientMessage::Keyframe => Self::Keyframe,
+            ClientMessage::Hello { .. }
+            | ClientMessage::Resize { .. }
+            | ClientMessage::Settings(_)
+            | ClientMessage::Ping { .. }
+            | ClientMessage::Clipboard(_) => Self::Control,
+        }
+    }
+}
+
+/// What to do with one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Over the rate: drop it (counted).
+    Drop,
+    /// Far over the rate for too long: close the connection.
+    Flood,
+}
+
+/// One connection's budgets.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    input: TokenBucket,
+    control: TokenBucket,
+    keyframe: TokenBucket,
+    audio: TokenBucket,
+    flood: TokenBucket,
+    /// Messages dropped so far on this connection.
+    pub dropped: u64,
+}
+
+impl RateLimiter {
+    pub fn new(now: Instant) -> Self {
+        Self {
+            input: TokenBucket::new(INPUT_BURST, INPUT_RATE, now),
+            control: TokenBucket::new(CONTROL_BURST, CONTROL_RATE, now),
+            keyframe: TokenBucket::new(KEYFRAME_BURST, KEYFRAME_RATE, now),
+            audio: TokenBucket::new(AUDIO_BURST, AUDIO_RATE, now),
+            flood: TokenBucket::new(FLOOD_BURST, FLOOD_RATE, now),
+            dropped: 0,
+        }
+    }
+
+    /// Pays for one message of `class` arriving at `now`.
+    pub fn check(&mut self, class: Class, now: Instant) -> Verdict {
+        let bucket = match class {
+            Class::Input | Class::Release => &mut self.input,
+            Class::Control => &mut self.control,
+            Class::Keyframe => &mut self.keyframe,
+            Class::Audio => &mut self.audio,
+        };
+        if bucket.take(now) {
+            return Verdict::Pass;
+        }
+        if !self.flood.take(now) {
+            return Verdict::Flood;
+        }
+        if class == Class::Release {
+            return Verdict::Pass;
+        }
+        self.dropped += 1;
+        Verdict::Drop
+    }
+}
+
+/// Why an HTTP request is refused before it reaches a route.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("request body over {MAX_BODY} bytes")]
+    BodyTooLarge,
+    #[error("bad Content-Length")]
+    BadLength,
+}
+
+impl RequestError {
+    pub fn status(&self) -> hyper::StatusCode {
+        match self {
+            Self::BodyTooLarge => hyper::StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadLength => hyper::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Refuses a request whose declared body is over [`MAX_BODY`], except the upload route
+/// (whose chunks are limited by the files module). A body without a length (chunked) is
+/// never read by the routes that do not take one, and routes that read one read at most
+/// [`MAX_BODY`] (see [`read_body`]).
+pub fn check_request(parts: &hyper::http::request::Parts) -> Result<(), RequestError> {
+    if parts.uri.path().starts_with("/api/upload/") {
+        return Ok(());
+    }
+    let Some(value) = parts.headers.get(CONTENT_LENGTH) else {
+        return Ok(());
+    };
+    let len: u64 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(RequestError::BadLength)?;
+    if len > MAX_BODY {
+        return Err(RequestError::BodyTooLarge);
+    }
+    Ok(())
+}
+
+/// Reads a whole request body of at most [`MAX_BODY`] bytes, for routes that take a small
+/// body (a form or JSON).
+pub async fn read_body<B>(body: B) -> Result<bytes::Bytes, RequestError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(body, MAX_BODY as usize)
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .map_err(|_| RequestError::BodyTooLarge)
+}
+
+/// The HTTP/1.1 connection settings of the one port: small request heads, a deadline for
+/// sending them.
+pub fn http1_builder() -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.max_header_size(MAX_HEAD)
+        .max_buf_size(2 * MAX_HEAD)
+        .max_headers(MAX_HEADERS)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_the_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(10.0, 100.0, t0);
+        assert_eq!((0..20).filter(|_| b.take(t0)).count(), 10);
+        // 100 a second: ten more after 100 ms, never more than the capacity.
+        let t1 = t0 + Duration::from_millis(100);
+        assert_eq!((0..20).filter(|_| b.take(t1)).count(), 10);
+        let t2 = t1 + Duration::from_secs(60);
+        assert_eq!((0..20).filter(|_| b.take(t2)).count(), 10);
+        // Time going backwards gives nothing.
+        assert!(!b.take(t0));
+    }
+
+    #[test]
+    fn input_over_the_rate_is_dropped_and_a_flood_closes() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new(t0);
+        let mut verdicts = Vec::new();
+        for _ in 0..(INPUT_BURST as usize + FLOOD_BURST as usize + 1) {
+            verdicts.push(r.check(Class::Input, t0));
+        }
+        let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
+        assert_eq!(count(Verdict::Pass), INPUT_BURST as usize);
+        assert_eq!(count(Verdict::Drop), FLOOD_BURST as usize);
+        assert_eq!(verdicts.last(), Some(&Verdict::Flood));
+        assert_eq!(r.dropped, FLOOD_BURST as u64);
+    }
+
+    #[test]
+    fn a_steady_rate_just_over_the_limit_drops_but_is_not_a_flood() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new(t0);
+        // 1050 input events a second for a minute: 50 a second dropped, under FLOOD_RATE.
+        let step = Duration::from_secs(1).div_f64(INPUT_RATE + 50.0);
+        let mut now = t0;
+        for _ in 0..(60 * (INPUT_RATE as usize + 50)) {
+            now += step;
+            assert_ne!(r.check(Class::Input, now), Verdict::Flood);
+        }
+        assert!(r.dropped > 0);
+    }
+
+    #[test]
+    fn releases_are_never_dropped_and_budgets_are_separate() {
+        let t0 = Instant::now();
+        let mut r = RateLimiter::new(t0);
+        for _ in 0..INPUT_BURST as usize {
+            assert_eq!(r.check(Class::Input, t0), Verdict::Pass);
+        }
+        assert_eq!(r.check(Class::Input, t0), Verdict::Drop);
+        assert_eq!(r.check(Class::Release, t0), Verdict::Pass);
+        assert_eq!(r.check(Class::Control, t0), Verdict::Pass);
+        let keyframes = (0..10)
+            .filter(|_| r.check(Class::Keyframe, t0) == Verdict::Pass)
+            .count();
+        assert_eq!(keyframes, KEYFRAME_BURST as usize);
+        assert_eq!(r.check(Class::Audio, t0), Verdict::Pass);
+    }
+
+    #[test]
+    fn message_classes() {
+        let parse = |s: &str| Class::of(&ClientMessage::parse(s).expect("valid"));
+        assert_eq!(
+            parse(r#"{"type":"key","code":"KeyA","down":true}"#),
+            Class::Input
+        );
+        assert_eq!(
+            parse(r#"{"type":"key","code":"KeyA","down":false}"#),
+            Class::Release
+        );
+        assert_eq!(
+            parse(r#"{"type":"button","button":0,"down":false}"#),
+            Class::Release
+        );
+        assert_eq!(parse(r#"{"type":"release_all"}"#), Class::Release);
+        assert_eq!(parse(r#"{"type":"pointer","x":1,"y":2}"#), Class::Input);
+        assert_eq!(parse(r#"{"type":"keyframe"}"#), Class::Keyframe);
+        assert_eq!(parse(r#"{"type":"ping","t":1}"#), Class::Control);
+        assert_eq!(parse(r#"{"type":"settings","fps":30}"#), Class::Control);
+    }
+
+    fn parts(path: &str, headers: &[(&str, &str)]) -> hyper::http::request::Parts {
+        let mut b = hyper::Request::builder().uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn request_bodies_are_limited_except_upload_chunks() {
+        assert_eq!(check_request(&parts("/api/status", &[])), Ok(()));
+        assert_eq!(
+            check_request(&parts("/api/status", &[("content-length", "65536")])),
+            Ok(())
+        );
+        assert_eq!(
+            check_request(&parts("/login", &[("content-length", "65537")])),
+            Err(RequestError::BodyTooLarge)
+        );
+        assert_eq!(
+            check_request(&parts("/", &[("content-length", "-1")])),
+            Err(RequestError::BadLength)
+        );
+        assert_eq!(
+            check_request(&parts(
+                "/api/upload/abcdefgh",
+                &[("content-length", "9000000")]
+            )),
+            Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn read_body_stops_at_the_limit() {
+        let small = http_body_util::Full::new(bytes::Bytes::from(vec![b'a'; 100]));
+        assert_eq!(read_body(small).await.map(|b| b.len()), Ok(100));
+        let big = http_body_util::Full::new(bytes::Bytes::from(vec![b'a'; MAX_BODY as usize + 1]));
+        assert_eq!(read_body(big).await, Err(RequestError::BodyTooLarge));
+    }
+}
