@@ -60,6 +60,7 @@ pub struct Counts {
 }
 
 /// The latest picture, kept in the form it arrived in.
+#[derive(Clone)]
 pub enum Picture {
     None,
     /// Annex-B access units from the last keyframe on.
@@ -75,6 +76,10 @@ pub enum Picture {
 pub struct Viewer {
     ws: WebSocketStream<TcpStream>,
     pub picture: Picture,
+    /// The picture as it stood just before the first paint-over refresh after
+    /// [`Viewer::watch_for_refresh`]: the last frame at motion quality.
+    pub motion: Option<Picture>,
+    watching: bool,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u32 {
@@ -96,6 +101,8 @@ impl Viewer {
         let mut v = Self {
             ws,
             picture: Picture::None,
+            motion: None,
+            watching: false,
         };
         v.send(serde_json::json!({
             "type": "hello", "version": 1,
@@ -137,6 +144,10 @@ impl Viewer {
                     return Ok(false);
                 }
                 let (codec, flags) = (b[1], b[2]);
+                if self.watching && flags & FLAG_REFRESH != 0 {
+                    self.motion = Some(self.picture.clone());
+                    self.watching = false;
+                }
                 let payload = &b[HEADER..];
                 match codec {
                     CODEC_H264 => {
@@ -252,6 +263,12 @@ impl Viewer {
         }
         c.secs = start.elapsed().as_secs_f64();
         Ok(c)
+    }
+
+    /// Keeps the picture the next paint-over refresh replaces (see [`Viewer::motion`]).
+    pub fn watch_for_refresh(&mut self) {
+        self.motion = None;
+        self.watching = true;
     }
 
     pub async fn close(mut self) {

@@ -302,7 +302,11 @@ async fn write_loop<K>(
                         break;
                     }
                 }
-                if r.is_ok() { sink.flush().await } else { r }
+                if r.is_ok() { sink.flush().await } else { r }.inspect(|()| {
+                    if let Some(last) = packet.messages.last() {
+                        crate::latency::probe().sent(viewer.id, last, state.pipeline.epoch());
+                    }
+                })
             }
             Outgoing::NeedKeyframe => {
                 state.pipeline.request_keyframe();
@@ -334,6 +338,7 @@ fn handle(msg: ClientMessage, state: &AppState, viewer: &Viewer, access: &Access
     let controller = access.role == Role::Controller;
     let input = |e: InputEvent| {
         if controller && let Some(c) = pipeline.control() {
+            crate::latency::probe().input(viewer.id);
             c.inject(e);
         }
     };
