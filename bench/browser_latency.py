@@ -91,11 +91,17 @@ SETTLED = """
   return s.lastFrameRefresh && s.lastDecodedFrameId === s.lastFrameId && s.lastFrameId >= 0; }
 """
 
+# Settled on a frame newer than `id`.
+SETTLED_AFTER = """
+(id) => { const s = window.skerry.stats;
+  return s.lastFrameId !== id && s.lastFrameRefresh && s.lastDecodedFrameId === s.lastFrameId; }
+"""
 
-def wait_js(page, expr, timeout, what):
+
+def wait_js(page, expr, timeout, what, arg=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if page.evaluate(expr):
+        if page.evaluate(expr, arg):
             return
         page.wait_for_timeout(10)
     raise TimeoutError(f"timed out waiting for {what}")
@@ -126,8 +132,9 @@ def main() -> int:
                 wait_js(page, SETTLED, 10, "a still desktop")
                 # Find where the echo lands: one unmeasured key, then undo it.
                 page.evaluate("() => window.__lat.snapshot()")
+                last = page.evaluate("() => window.skerry.stats.lastFrameId")
                 page.keyboard.press("KeyA")
-                wait_js(page, SETTLED, 10, "the first echo")
+                wait_js(page, SETTLED_AFTER, 10, "the first echo", last)
                 region = page.evaluate("() => window.__lat.locate()")
                 if region is None:
                     raise RuntimeError("a key press changed nothing on the canvas")
