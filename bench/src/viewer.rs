@@ -257,7 +257,11 @@ impl Viewer {
                 c.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        if let Drive::Drag { .. } = drive {
+        if let Drive::Drag { from, .. } = drive {
+            // Back to where the press began before letting go, so the window is where the
+            // next measurement expects its title bar.
+            self.send(serde_json::json!({"type": "pointer", "x": from.0, "y": from.1}))
+                .await?;
             self.send(serde_json::json!({"type": "button", "button": 0, "down": false}))
                 .await?;
         }
