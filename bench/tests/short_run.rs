@@ -58,10 +58,12 @@ fn short_typing_run_produces_table_json_and_plots() {
         "{r:#}"
     );
     // The streamer's own probe answered most key presses too, and its figure (no loopback
-    // hop, no client) cannot exceed the viewer's by much.
+    // hop, no client) cannot exceed the viewer's by much (the viewer may count a frame that
+    // was captured just before the key, which the probe skips; hence the slack).
     assert!(f("server_latency_samples") >= 3.0, "{r:#}");
     assert!(
-        f("server_latency_p50_ms") > 0.0 && f("server_latency_p50_ms") <= f("latency_p99_ms"),
+        f("server_latency_p50_ms") > 0.0
+            && f("server_latency_p50_ms") <= f("latency_p99_ms") + 100.0,
         "{r:#}"
     );
     let browser = json["meta"]["browser_latency"].as_str().unwrap_or_default();
