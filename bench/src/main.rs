@@ -6,14 +6,17 @@
 //! from different runs on a shared machine do not, which is why both systems run together.
 //!
 //! Usage: `skerry-bench [--secs S] [--warmup S] [--settle S] [--workloads idle,scroll,drag,video,typing]
-//!         [--settings x264-420,x264-444,jpeg] [--pixelflux auto|on|off] [--out DIR]`
+//!         [--settings x264-420,x264-444,jpeg] [--pixelflux auto|on|off]
+//!         [--browser auto|on|off] [--browser-keys N] [--out DIR]`
 
+mod browser;
 mod pixelflux;
 mod plot;
 mod procfs;
 mod quality;
 mod report;
 mod run;
+mod server_latency;
 mod stack;
 mod viewer;
 mod workload;
@@ -35,7 +38,18 @@ struct Args {
     workloads: Vec<Workload>,
     settings: Vec<Setting>,
     pixelflux: PfMode,
+    browser: PfMode,
+    browser_keys: u32,
     out: PathBuf,
+}
+
+fn mode(flag: &str, v: &str) -> anyhow::Result<PfMode> {
+    Ok(match v {
+        "auto" => PfMode::Auto,
+        "on" => PfMode::On,
+        "off" => PfMode::Off,
+        other => bail!("{flag} {other:?}: expected auto, on or off"),
+    })
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -48,6 +62,8 @@ fn parse_args() -> anyhow::Result<Args> {
         workloads: workload::ALL.to_vec(),
         settings: workload::SETTINGS.to_vec(),
         pixelflux: PfMode::Auto,
+        browser: PfMode::Auto,
+        browser_keys: 40,
         out: PathBuf::from("bench-results"),
     };
     let mut it = std::env::args().skip(1);
@@ -74,13 +90,13 @@ fn parse_args() -> anyhow::Result<Args> {
                     .map(|w| Setting::parse(w).with_context(|| format!("unknown setting {w:?}")))
                     .collect::<anyhow::Result<_>>()?;
             }
-            "--pixelflux" => {
-                a.pixelflux = match value()?.as_str() {
-                    "auto" => PfMode::Auto,
-                    "on" => PfMode::On,
-                    "off" => PfMode::Off,
-                    other => bail!("--pixelflux {other:?}: expected auto, on or off"),
-                }
+            "--pixelflux" => a.pixelflux = mode(&flag, &value()?)?,
+            "--browser" => a.browser = mode(&flag, &value()?)?,
+            "--browser-keys" => {
+                let v = value()?;
+                a.browser_keys = v
+                    .parse()
+                    .with_context(|| format!("--browser-keys: {v:?} is not a count"))?;
             }
             other => {
                 bail!("unknown argument {other:?} (see the module docs or docs/benchmarks.md)")
@@ -121,6 +137,21 @@ fn main() -> anyhow::Result<()> {
         }
     };
 
+    let mut browser_note = String::from("measured");
+    let browser_keys = match (args.browser, browser::available()) {
+        (PfMode::Off, _) => {
+            browser_note = "off".into();
+            None
+        }
+        (_, Ok(())) => Some(args.browser_keys),
+        (PfMode::On, Err(e)) => return Err(e).context("--browser on"),
+        (PfMode::Auto, Err(e)) => {
+            tracing::warn!("browser latency skipped: {e}");
+            browser_note = format!("skipped: {e}");
+            None
+        }
+    };
+
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -129,7 +160,13 @@ fn main() -> anyhow::Result<()> {
     for &w in &args.workloads {
         tracing::info!(workload = w.name(), "Skerry");
         let r = rt
-            .block_on(run::skerry(w, &args.settings, args.timing, &big_txt))
+            .block_on(run::skerry(
+                w,
+                &args.settings,
+                args.timing,
+                &big_txt,
+                browser_keys,
+            ))
             .with_context(|| format!("workload {}", w.name()))?;
         rows.extend(r);
         if let (Some(()), Some(pw)) = (pf, w.pixelflux()) {
@@ -165,6 +202,7 @@ fn main() -> anyhow::Result<()> {
         "secs": args.timing.secs,
         "warmup": args.timing.warmup,
         "settle": args.timing.settle,
+        "browser_latency": browser_note,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     });

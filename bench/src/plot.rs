@@ -30,7 +30,7 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn svg(title: &str, unit: &str, bars: &[Bar]) -> String {
+fn svg(title: &str, unit: &str, legend: [&str; 2], bars: &[Bar]) -> String {
     let (w, h, left, top, bottom) = (1000.0, 520.0, 70.0, 50.0, 110.0);
     let plot_h = h - top - bottom;
     let max = bars
@@ -95,12 +95,14 @@ fn svg(title: &str, unit: &str, bars: &[Bar]) -> String {
     let ly = h - 16.0;
     let _ = write!(
         s,
-        r##"<rect x="{left}" y="{}" width="14" height="14" fill="#1f77b4"/><text x="{}" y="{ly}">Skerry</text><rect x="{}" y="{}" width="14" height="14" fill="#ff7f0e"/><text x="{}" y="{ly}">pixelflux (same run)</text></svg>"##,
+        r##"<rect x="{left}" y="{}" width="14" height="14" fill="#1f77b4"/><text x="{}" y="{ly}">{}</text><rect x="{}" y="{}" width="14" height="14" fill="#ff7f0e"/><text x="{}" y="{ly}">{}</text></svg>"##,
         ly - 11.0,
         left + 20.0,
-        left + 100.0,
+        escape(legend[0]),
+        left + 160.0,
         ly - 11.0,
-        left + 120.0
+        left + 180.0,
+        escape(legend[1]),
     );
     s
 }
@@ -110,11 +112,12 @@ fn write_chart(
     name: &str,
     title: &str,
     unit: &str,
+    legend: [&str; 2],
     bars: &[Bar],
 ) -> Result<(), PlotError> {
     let svg_path = out.join(format!("{name}.svg"));
     let png_path = out.join(format!("{name}.png"));
-    std::fs::write(&svg_path, svg(title, unit, bars))
+    std::fs::write(&svg_path, svg(title, unit, legend, bars))
         .map_err(|e| PlotError::Io(svg_path.display().to_string(), e))?;
     let r = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
@@ -132,11 +135,42 @@ fn write_chart(
     Ok(())
 }
 
-/// `bandwidth.png` (Mbit/s) and `cpu.png` (pipeline CPU, % of a core), plus their SVGs.
+/// `bandwidth.png` (Mbit/s), `cpu.png` (pipeline CPU, % of a core) and, where latency was
+/// measured, `latency.png` (p50 and p99 at the viewer, the server and the browser), plus
+/// their SVGs.
 pub fn write_all(rows: &[Row], out: &Path) -> Result<(), PlotError> {
     let mut bw = Vec::new();
     let mut cpu = Vec::new();
+    let mut lat = Vec::new();
     for r in rows.iter().filter(|r| r.system == "skerry") {
+        for (what, n, p50, p99) in [
+            (
+                "viewer",
+                r.latency_samples,
+                r.latency_p50_ms,
+                r.latency_p99_ms,
+            ),
+            (
+                "server",
+                r.server_latency_samples,
+                r.server_latency_p50_ms,
+                r.server_latency_p99_ms,
+            ),
+            (
+                "browser",
+                r.browser_latency_samples,
+                r.browser_latency_p50_ms,
+                r.browser_latency_p99_ms,
+            ),
+        ] {
+            if let (true, Some(p50)) = (n > 0, p50) {
+                lat.push(Bar {
+                    label: format!("{} {} {what}", r.workload, r.setting),
+                    skerry: p50,
+                    pixelflux: p99,
+                });
+            }
+        }
         let pf = partner(
             rows,
             r,
@@ -159,6 +193,7 @@ pub fn write_all(rows: &[Row], out: &Path) -> Result<(), PlotError> {
         "bandwidth",
         "Bytes on the wire per workload (1920x1080)",
         "Mbit/s",
+        ["Skerry", "pixelflux (same run)"],
         &bw,
     )?;
     write_chart(
@@ -166,7 +201,18 @@ pub fn write_all(rows: &[Row], out: &Path) -> Result<(), PlotError> {
         "cpu",
         "Compositor + capture + encode CPU per workload",
         "% of one core",
+        ["Skerry", "pixelflux (same run)"],
         &cpu,
     )?;
+    if !lat.is_empty() {
+        write_chart(
+            out,
+            "latency",
+            "Skerry input to frame: protocol viewer, streamer probe, Chromium",
+            "ms",
+            ["p50", "p99"],
+            &lat,
+        )?;
+    }
     Ok(())
 }

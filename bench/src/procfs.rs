@@ -86,12 +86,19 @@ mod tests {
         // SAFETY: getpgrp has no preconditions.
         let me = unsafe { libc::getpgrp() } as u32;
         let before = snapshot(&[me]);
+        // Busy work until the kernel's clock-tick accounting shows it (optimised builds
+        // finish a fixed loop within one tick), with a deadline so a broken reader fails.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
-        }
-        std::hint::black_box(x);
-        let after = snapshot(&[me]);
+        let after = loop {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            let after = snapshot(&[me]);
+            if cpu_between(&before, &after, me) > 0.0 || std::time::Instant::now() > deadline {
+                break after;
+            }
+        };
         assert!(after[&me].peak_rss_kib > 0);
         assert!(cpu_between(&before, &after, me) > 0.0);
     }

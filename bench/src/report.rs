@@ -14,6 +14,14 @@ pub fn partner<'a>(rows: &'a [Row], row: &Row, pf_setting: &str) -> Option<&'a R
         .find(|r| r.system == "pixelflux" && r.workload == row.workload && r.setting == pf_setting)
 }
 
+/// "p50 / p99 (n=…)", or a dash without samples.
+fn latency(p50: Option<f64>, p99: Option<f64>, n: usize) -> String {
+    if n == 0 {
+        return "—".into();
+    }
+    format!("{} / {} (n={n})", opt(p50, 1), opt(p99, 1))
+}
+
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
@@ -23,25 +31,18 @@ pub fn markdown(rows: &[Row], pf_setting_of: impl Fn(&str) -> &'static str) -> S
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| workload | setting | system | fps | Mbit/s | pipeline CPU ms/frame | pipeline CPU % | CPU s compositor / streamer / app | peak RSS MiB compositor / streamer | Y-PSNR after paint-over dB | input→frame p50 / p99 ms |"
+        "| workload | setting | system | fps | Mbit/s | pipeline CPU ms/frame | pipeline CPU % | CPU s compositor / streamer / app | peak RSS MiB compositor / streamer | Y-PSNR motion / after paint-over dB | viewer input→frame p50 / p99 ms | server input→sent p50 / p99 ms | browser key→pixels p50 / p99 ms |"
     );
-    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|---|---:|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---:|---:|---:|---:|---|---|---|---|---|---|"
+    );
     for r in rows.iter().filter(|r| r.system == "skerry") {
         let cpu = |k: &str| r.cpu_s.get(k).copied().unwrap_or(0.0);
         let rss = |k: &str| r.peak_rss_mib.get(k).copied().unwrap_or(0.0);
-        let lat = if r.latency_samples > 0 {
-            format!(
-                "{} / {} (n={})",
-                opt(r.latency_p50_ms, 1),
-                opt(r.latency_p99_ms, 1),
-                r.latency_samples
-            )
-        } else {
-            "—".into()
-        };
         let _ = writeln!(
             s,
-            "| {} | {} | Skerry | {:.1} | {:.2} | {} | {:.1} | {:.2} / {:.2} / {:.2} | {:.0} / {:.0} | {} | {} |",
+            "| {} | {} | Skerry | {:.1} | {:.2} | {} | {:.1} | {:.2} / {:.2} / {:.2} | {:.0} / {:.0} | {} / {} | {} | {} | {} |",
             r.workload,
             r.setting,
             r.fps,
@@ -53,14 +54,25 @@ pub fn markdown(rows: &[Row], pf_setting_of: impl Fn(&str) -> &'static str) -> S
             cpu("app"),
             rss("compositor"),
             rss("streamer"),
+            opt(r.y_psnr_motion_db, 1),
             opt(r.y_psnr_refresh_db, 1),
-            lat
+            latency(r.latency_p50_ms, r.latency_p99_ms, r.latency_samples),
+            latency(
+                r.server_latency_p50_ms,
+                r.server_latency_p99_ms,
+                r.server_latency_samples
+            ),
+            latency(
+                r.browser_latency_p50_ms,
+                r.browser_latency_p99_ms,
+                r.browser_latency_samples
+            ),
         );
         let pf_setting = pf_setting_of(&r.setting);
         if let Some(p) = partner(rows, r, pf_setting) {
             let _ = writeln!(
                 s,
-                "| {} | {} | pixelflux | {:.1} | {:.2} | {} | {:.1} | {:.2} (all-in-one) / — / {:.2} | — | — | — |",
+                "| {} | {} | pixelflux | {:.1} | {:.2} | {} | {:.1} | {:.2} (all-in-one) / — / {:.2} | — | — | — | — | — |",
                 p.workload,
                 p.setting,
                 p.fps,
@@ -76,7 +88,7 @@ pub fn markdown(rows: &[Row], pf_setting_of: impl Fn(&str) -> &'static str) -> S
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | **Skerry/pixelflux** | {} | {} | {} | {} | | | | |",
+                "| {} | {} | **Skerry/pixelflux** | {} | {} | {} | {} | | | | | | |",
                 r.workload,
                 r.setting,
                 opt(ratio(r.fps, p.fps), 2),

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::browser;
 use crate::procfs;
 use crate::quality;
+use crate::server_latency;
 use crate::stack::{self, Stack, StackError};
 use crate::viewer::{Drive, Viewer, ViewerError};
 use crate::workload::{Setting, Workload};
@@ -54,10 +56,24 @@ pub struct Row {
     pub peak_rss_mib: BTreeMap<String, f64>,
     /// Y-PSNR of the viewer's last picture against the compositor's, after paint-over.
     pub y_psnr_refresh_db: Option<f64>,
+    /// Y-PSNR of the last frame encoded at motion quality (the picture the paint-over
+    /// refresh replaced) against the compositor's frame it shows.
+    pub y_psnr_motion_db: Option<f64>,
+    /// Protocol viewer: input sent → first complete frame received (server + loopback).
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_samples: usize,
     pub latency_missed: u64,
+    /// The streamer's probe: input received → first frame captured after it written.
+    pub server_latency_p50_ms: Option<f64>,
+    pub server_latency_p99_ms: Option<f64>,
+    pub server_latency_samples: usize,
+    pub server_latency_unanswered: u64,
+    /// Headless Chromium: key event → changed pixels on the client's canvas.
+    pub browser_latency_p50_ms: Option<f64>,
+    pub browser_latency_p99_ms: Option<f64>,
+    pub browser_latency_samples: usize,
+    pub browser_latency_missed: u64,
     pub note: String,
 }
 
@@ -67,6 +83,20 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     }
     let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted.get(idx).copied()
+}
+
+/// p50 and p99 of `samples`.
+fn p50_p99(samples: &[f64]) -> (Option<f64>, Option<f64>) {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    (percentile(&s, 0.5), percentile(&s, 0.99))
+}
+
+fn add_note(row: &mut Row, note: String) {
+    if !row.note.is_empty() {
+        row.note.push_str("; ");
+    }
+    row.note.push_str(&note);
 }
 
 fn signal_group(pgid: u32, sig: libc::c_int) {
@@ -80,6 +110,7 @@ pub async fn skerry(
     settings: &[Setting],
     timing: Timing,
     big_txt: &std::path::Path,
+    browser_keys: Option<u32>,
 ) -> Result<Vec<Row>, RunError> {
     let mut stack = Stack::new()?;
     let comp = stack.start_compositor(&format!("{WIDTH}x{HEIGHT}"))?;
@@ -105,7 +136,9 @@ pub async fn skerry(
 
     let mut rows = Vec::new();
     for &setting in settings {
-        let (msg, h444) = setting.message();
+        let (mut msg, h444) = setting.message();
+        // The output stays 1920x1080 whatever size a browser viewer asks for.
+        msg["manual_resolution"] = serde_json::json!({"width": WIDTH, "height": HEIGHT});
         let mut viewer = Viewer::connect(port, h444, msg).await?;
         // The drag's button is held only while measuring; warm up without input.
         let warm_drive = match workload.drive(WIDTH) {
@@ -113,9 +146,11 @@ pub async fn skerry(
             _ => Drive::Nothing,
         };
         viewer.run(timing.warmup, warm_drive).await?;
+        let probe = server_latency::reset(port);
         let before = procfs::snapshot(&groups);
         let counts = viewer.run(timing.secs, workload.drive(WIDTH)).await?;
         let after = procfs::snapshot(&groups);
+        let server = probe.and_then(|()| server_latency::read(port));
 
         let mut row = Row {
             system: "skerry".into(),
@@ -144,25 +179,57 @@ pub async fn skerry(
         row.pipeline_cpu_pct = pipeline_cpu / counts.secs * 100.0;
         row.pipeline_cpu_ms_per_frame =
             (counts.frames > 0).then(|| pipeline_cpu * 1000.0 / counts.frames as f64);
-        let mut lat = counts.latencies_ms.clone();
-        lat.sort_by(f64::total_cmp);
-        row.latency_p50_ms = percentile(&lat, 0.5);
-        row.latency_p99_ms = percentile(&lat, 0.99);
+        (row.latency_p50_ms, row.latency_p99_ms) = p50_p99(&counts.latencies_ms);
+        match server {
+            Ok(s) => {
+                (row.server_latency_p50_ms, row.server_latency_p99_ms) = p50_p99(&s.samples_ms);
+                row.server_latency_samples = s.samples_ms.len();
+                row.server_latency_unanswered = s.unanswered;
+            }
+            Err(e) => add_note(&mut row, format!("server latency not read: {e}")),
+        }
 
-        // Freeze the workload so the desktop goes still, let paint-over finish, compare.
+        // Freeze the workload so the desktop goes still, let paint-over finish, compare the
+        // last motion-quality picture and the refreshed one with the compositor's frame.
         signal_group(stack.procs[app].pid(), libc::SIGSTOP);
+        viewer.watch_for_refresh();
         viewer.run(1.5, Drive::Nothing).await?;
-        match quality::screenshot(&stack.runtime_dir(), &stack.wayland_display).and_then(
-            |reference| {
-                let got = quality::decode(&viewer.picture, reference.width, reference.height)?;
-                quality::y_psnr(&got, &reference)
-            },
-        ) {
-            Ok(db) => row.y_psnr_refresh_db = Some(db),
-            Err(e) => row.note = format!("Y-PSNR not measured: {e}"),
+        match quality::screenshot(&stack.runtime_dir(), &stack.wayland_display) {
+            Ok(reference) => {
+                let psnr = |p: &crate::viewer::Picture| {
+                    quality::decode(p, reference.width, reference.height)
+                        .and_then(|got| quality::y_psnr(&got, &reference))
+                };
+                match psnr(&viewer.picture) {
+                    Ok(db) => row.y_psnr_refresh_db = Some(db),
+                    Err(e) => add_note(&mut row, format!("Y-PSNR not measured: {e}")),
+                }
+                if let Some(m) = &viewer.motion {
+                    match psnr(m) {
+                        Ok(db) => row.y_psnr_motion_db = Some(db),
+                        Err(e) => add_note(&mut row, format!("motion Y-PSNR not measured: {e}")),
+                    }
+                }
+            }
+            Err(e) => add_note(&mut row, format!("Y-PSNR not measured: {e}")),
         }
         signal_group(stack.procs[app].pid(), libc::SIGCONT);
         viewer.close().await;
+
+        // The user's view of typing: a real browser on the same session and setting.
+        if workload == Workload::Typing
+            && let Some(keys) = browser_keys
+        {
+            match browser::measure(stack.dir.path(), port, keys) {
+                Ok(b) => {
+                    (row.browser_latency_p50_ms, row.browser_latency_p99_ms) =
+                        p50_p99(&b.samples_ms);
+                    row.browser_latency_samples = b.samples_ms.len();
+                    row.browser_latency_missed = b.missed;
+                }
+                Err(e) => add_note(&mut row, format!("browser latency not measured: {e}")),
+            }
+        }
         tracing::info!(
             workload = workload.name(),
             setting = setting.name(),

@@ -60,6 +60,7 @@ pub struct Counts {
 }
 
 /// The latest picture, kept in the form it arrived in.
+#[derive(Clone)]
 pub enum Picture {
     None,
     /// Annex-B access units from the last keyframe on.
@@ -75,6 +76,10 @@ pub enum Picture {
 pub struct Viewer {
     ws: WebSocketStream<TcpStream>,
     pub picture: Picture,
+    /// The picture as it stood just before the first paint-over refresh after
+    /// [`Viewer::watch_for_refresh`]: the last frame at motion quality.
+    pub motion: Option<Picture>,
+    watching: bool,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u32 {
@@ -96,6 +101,8 @@ impl Viewer {
         let mut v = Self {
             ws,
             picture: Picture::None,
+            motion: None,
+            watching: false,
         };
         v.send(serde_json::json!({
             "type": "hello", "version": 1,
@@ -137,6 +144,10 @@ impl Viewer {
                     return Ok(false);
                 }
                 let (codec, flags) = (b[1], b[2]);
+                if self.watching && flags & FLAG_REFRESH != 0 {
+                    self.motion = Some(self.picture.clone());
+                    self.watching = false;
+                }
                 let payload = &b[HEADER..];
                 match codec {
                     CODEC_H264 => {
@@ -246,12 +257,22 @@ impl Viewer {
                 c.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        if let Drive::Drag { .. } = drive {
+        if let Drive::Drag { from, .. } = drive {
+            // Back to where the press began before letting go, so the window is where the
+            // next measurement expects its title bar.
+            self.send(serde_json::json!({"type": "pointer", "x": from.0, "y": from.1}))
+                .await?;
             self.send(serde_json::json!({"type": "button", "button": 0, "down": false}))
                 .await?;
         }
         c.secs = start.elapsed().as_secs_f64();
         Ok(c)
+    }
+
+    /// Keeps the picture the next paint-over refresh replaces (see [`Viewer::motion`]).
+    pub fn watch_for_refresh(&mut self) {
+        self.motion = None;
+        self.watching = true;
     }
 
     pub async fn close(mut self) {

@@ -2,6 +2,8 @@
 //! harness cannot rot: it must start the real compositor, foot and streamer, drive typing
 //! through the wire protocol and produce a sane table, JSON and plots. It checks that the
 //! figures exist and make sense, never that targets are met (the machine may be loaded).
+//! The browser column needs the browser tests' venv (web/tests/run.sh creates it); without
+//! it the run says why in its JSON and the browser figures are not checked.
 
 use std::process::Command;
 
@@ -17,6 +19,8 @@ fn short_typing_run_produces_table_json_and_plots() {
             "x264-420",
             "--pixelflux",
             "off",
+            "--browser-keys",
+            "6",
             "--out",
         ])
         .arg(out.path())
@@ -53,6 +57,29 @@ fn short_typing_run_produces_table_json_and_plots() {
         f("latency_p50_ms") > 0.0 && f("latency_p99_ms") >= f("latency_p50_ms"),
         "{r:#}"
     );
+    // The streamer's own probe answered most key presses too, and its figure (no loopback
+    // hop, no client) cannot exceed the viewer's by much (the viewer may count a frame that
+    // was captured just before the key, which the probe skips; hence the slack).
+    assert!(f("server_latency_samples") >= 3.0, "{r:#}");
+    assert!(
+        f("server_latency_p50_ms") > 0.0
+            && f("server_latency_p50_ms") <= f("latency_p99_ms") + 100.0,
+        "{r:#}"
+    );
+    let browser = json["meta"]["browser_latency"].as_str().unwrap_or_default();
+    if browser == "measured" {
+        assert!(f("browser_latency_samples") >= 3.0, "{r:#}");
+        assert!(
+            f("browser_latency_p50_ms") > 0.0
+                && f("browser_latency_p99_ms") >= f("browser_latency_p50_ms"),
+            "{r:#}"
+        );
+    } else {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!("browser latency not checked: {browser}");
+        }
+    }
     assert!(
         r["cpu_s"]["streamer"].as_f64().is_some_and(|c| c > 0.0),
         "{r:#}"

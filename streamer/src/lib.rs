@@ -6,6 +6,7 @@ pub mod clipboard;
 pub mod desktop;
 pub mod encode;
 pub mod files;
+pub mod latency;
 pub mod pipeline;
 pub mod proto;
 pub mod server;

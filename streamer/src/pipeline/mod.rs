@@ -179,6 +179,11 @@ impl Pipeline {
         }
     }
 
+    /// The instant video headers' `capture_us` counts from.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
     pub fn first_frame_seen(&self) -> bool {
         self.first_frame.load(Ordering::Acquire)
     }

@@ -219,6 +219,17 @@ fn read_only_route(
             }
         }
         "/api/status" => json(StatusCode::OK, &status(state)),
+        "/api/latency" => {
+            let reset = parts
+                .uri
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p == "reset"));
+            let report = crate::latency::probe().report(reset);
+            json(
+                StatusCode::OK,
+                &serde_json::to_value(report).unwrap_or_default(),
+            )
+        }
         "/ws" => match access {
             Some(access) => ws::upgrade(Request::from_parts(parts, body), state.clone(), access),
             None => text(StatusCode::UNAUTHORIZED, "login required\n"),

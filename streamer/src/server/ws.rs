@@ -400,7 +400,11 @@ async fn write_loop<K>(
         let sent = match out {
             Outgoing::Text(t) => send_within(&mut sink, Message::Text(t.into())).await,
             Outgoing::Binary(b) => send_within(&mut sink, Message::Binary(b)).await,
-            Outgoing::Video(packet) => send_packet(&mut sink, &packet).await,
+            Outgoing::Video(packet) => send_packet(&mut sink, &packet).await.inspect(|()| {
+                if let Some(last) = packet.messages.last() {
+                    crate::latency::probe().sent(viewer.id, last, state.pipeline.epoch());
+                }
+            }),
             Outgoing::NeedKeyframe => {
                 state.pipeline.request_keyframe();
                 Ok(())
@@ -434,6 +438,7 @@ fn handle(msg: ClientMessage, state: &AppState, viewer: &Viewer, access: &Access
     let controller = access.role == Role::Controller;
     let input = |e: InputEvent| {
         if controller && let Some(c) = pipeline.control() {
+            crate::latency::probe().input(viewer.id);
             c.inject(e);
         }
     };
