@@ -17,5 +17,5 @@ apt-get update
 apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpixman-1-dev \
     libxkbcommon-dev libx264-dev libturbojpeg0-dev libopus-dev libpulse-dev
 export CARGO_TARGET_DIR=/tmp/target
-cargo build --release --locked --workspace --bins
+CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release --locked --workspace --bins
 for b in $bins; do install -m 0755 "$CARGO_TARGET_DIR/release/$b" "$out/$b"; done
