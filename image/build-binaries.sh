@@ -17,5 +17,6 @@ apt-get update
 apt-get install -y --no-install-recommends pkg-config clang libclang-dev libpixman-1-dev \
     libxkbcommon-dev libx264-dev libturbojpeg0-dev libopus-dev libpulse-dev
 export CARGO_TARGET_DIR=/tmp/target
-CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release --locked --workspace --bins
+CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release --locked \
+    -p skerry-init -p skerry-compositor -p skerry-streamer -p skerry-shell
 for b in $bins; do install -m 0755 "$CARGO_TARGET_DIR/release/$b" "$out/$b"; done

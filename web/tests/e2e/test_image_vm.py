@@ -158,27 +158,31 @@ def boot_and_type(browser, vms, uefi):
         first_frame_s=round(time.monotonic() - vm.started, 2),
     )
 
-    # The default terminal is on screen; typing into it writes a file in the download
-    # folder on the data partition, which the page then downloads.
+    # The default terminal is on screen; typing into it writes files in the download folder
+    # on the data partition, which the page then downloads: one word, and the root's mount
+    # options (it is mounted read-only).
     settle(page, desktop)
     box = wait_until(lambda: terminal_box(canvas_rgb(page)), 30, "the terminal on the canvas", vm)
     page.mouse.click(*frame_to_page(page, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2))
     word = "skerry" + secrets.token_hex(4)
     type_us(page, "mkdir -p /config/Desktop\n")
+    type_us(page, "findmnt -no OPTIONS / > /config/Desktop/root.txt\n")
     type_us(page, f"echo {word} > /config/Desktop/typed.txt\n")
 
-    def downloaded():
+    def download(name):
         # Listed first, so the page never asks for a file that is not there yet.
-        r = page.evaluate(
-            """async () => {
+        return page.evaluate(
+            """async (name) => {
                 const list = await (await fetch('/api/files')).json();
-                if (!list.files.some((f) => f.path === 'typed.txt')) return null;
-                return await (await fetch('/api/files/typed.txt')).text();
-            }"""
+                if (!list.files.some((f) => f.path === name)) return null;
+                return await (await fetch('/api/files/' + name)).text();
+            }""",
+            name,
         )
-        return r is not None and r.strip() == word
 
-    wait_until(downloaded, 30, f"typed.txt with {word} in the VM's download folder", vm)
+    wait_until(lambda: (download("typed.txt") or "").strip() == word, 60, f"typed.txt with {word} in the VM", vm)
+    root = download("root.txt")
+    assert root and root.strip().split(",")[0] == "ro", f"the VM's root is mounted {root!r}"
     assert stats(page)["connectedState"] == "live"
 
 
