@@ -91,7 +91,7 @@ class Container:
         return time.monotonic()
 
     def status(self):
-        r = podman("exec", self.name, "curl", "-fsk", f"https://127.0.0.1:3000/api/status", check=False)
+        r = podman("exec", self.name, "curl", "-fsk", "https://127.0.0.1:3000/api/status", check=False)
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def remove(self):

@@ -16,13 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import canvas_rgb, frame_to_page, stats, wait_js
 from stack import free_port, http_status, wait_until
-from test_fullstack import open_desktop, settle, type_us
-from test_image import EMPTY_OUTPUT, record_timing
+from test_fullstack import RED, open_desktop, settle, type_us, window_box
+from test_image import ACCESS_ENV, record_timing
 
 pytestmark = pytest.mark.image
 
@@ -44,12 +43,15 @@ def vm_disk():
 class VM:
     """One QEMU of the disk (changes go to a temporary overlay, the disk stays as built)."""
 
-    def __init__(self, disk, uefi=False, accel="kvm"):
+    def __init__(self, disk, uefi=False, accel="kvm", env=None):
         self.name = ("qemu-uefi" if uefi else "qemu-bios") + "-" + accel
         self.accel = accel
         self.dir = Path(tempfile.mkdtemp(prefix="skerry-vm-"))
         self.port = free_port()
         self.log_path = self.dir / "serial.log"
+        # Settings reach the appliance through QEMU's fw_cfg (image/vm/overlay: vm-settings).
+        settings = self.dir / "skerry.env"
+        settings.write_text("".join(f"{k}={v}\n" for k, v in {**ACCESS_ENV, **(env or {})}.items()))
         argv = [
             "qemu-system-x86_64",
             *(["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg", "-cpu", "max"]),
@@ -58,6 +60,7 @@ class VM:
             "-serial", f"file:{self.log_path}",
             "-drive", f"file={disk},if=virtio,snapshot=on",
             "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{self.port}-:3000",
+            "-fw_cfg", f"name=opt/skerry/env,file={settings}",
         ]
         if uefi:
             vars_copy = self.dir / "OVMF_VARS.fd"
@@ -123,21 +126,13 @@ class _Desktop:
         self.streamer = _Streamer()
 
 
-def terminal_box(img):
-    """Bounding box of what is drawn on the empty output (the terminal window)."""
-    mask = np.any(np.abs(img.astype(int) - np.array(EMPTY_OUTPUT)) > 8, axis=2)
-    rows = np.nonzero(mask.sum(axis=1) >= 100)[0]
-    cols = np.nonzero(mask.sum(axis=0) >= 100)[0]
-    if not len(rows) or not len(cols):
-        return None
-    return int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max())
-
-
 def boot_and_type(browser, vms, uefi):
     disk = vm_disk()
     if uefi and not (OVMF_CODE.exists() and OVMF_VARS.exists()):
         pytest.fail(f"{OVMF_CODE} is missing: ci/images installs ovmf (image/host-packages.txt)")
-    vm = vms(disk, uefi=uefi)
+    # A terminal with a flat background the test can find on the canvas.
+    env = {"SKERRY_APP": f"foot -o colors.background={RED} -o csd.preferred=client -o cursor.blink=no sh"}
+    vm = vms(disk, uefi=uefi, env=env)
     # GRUB's menu reaches the serial console within seconds of power-on under KVM.
     deadline = time.monotonic() + 30
     while "GNU GRUB" not in vm.serial() and vm.poll() is None and time.monotonic() < deadline:
@@ -145,7 +140,7 @@ def boot_and_type(browser, vms, uefi):
     if "GNU GRUB" not in vm.serial():
         print(f"KVM did not get the guest to GRUB in 30 s ({vm.log_tail(5).strip()}); booting with TCG")
         vm.stop()
-        vm = vms(disk, uefi=uefi, accel="tcg")
+        vm = vms(disk, uefi=uefi, accel="tcg", env=env)
     limit = 300 if vm.accel == "kvm" else 900
     wait_until(lambda: http_status(vm.url + "readyz") == 200, limit, "the VM's appliance to be ready", vm)
     ready = time.monotonic()
@@ -158,11 +153,11 @@ def boot_and_type(browser, vms, uefi):
         first_frame_s=round(time.monotonic() - vm.started, 2),
     )
 
-    # The default terminal is on screen; typing into it writes files in the download folder
+    # The terminal named through fw_cfg is on screen; typing into it writes files in the download folder
     # on the data partition, which the page then downloads: one word, and the root's mount
     # options (it is mounted read-only).
     settle(page, desktop)
-    box = wait_until(lambda: terminal_box(canvas_rgb(page)), 30, "the terminal on the canvas", vm)
+    box = wait_until(lambda: window_box(canvas_rgb(page), RED, tol=12), 60, "the terminal on the canvas", vm)
     page.mouse.click(*frame_to_page(page, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2))
     word = "skerry" + secrets.token_hex(4)
     type_us(page, "mkdir -p /config/Desktop\n")
