@@ -229,15 +229,17 @@ def viewer_sends(page, messages, clipboard_text):
              url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
              const ws = new WebSocket(url);
              ws.binaryType = 'arraybuffer';
-             const t = -1 - Math.random();
-             const timer = setTimeout(() => reject(new Error('no pong within 30 s')), 30000);
+             // A whole number: it comes back exactly (a fraction may return one ulp off).
+             const t = -1 - Math.floor(Math.random() * 1e9);
+             const seen = [];
+             const timer = setTimeout(() => reject(new Error(`no pong within 30 s; seen ${seen.join(',')}`)), 30000);
              ws.onerror = () => reject(new Error('the viewer socket failed'));
              ws.onclose = (e) => reject(new Error(`the viewer socket closed: ${e.code} ${e.reason}`));
              ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', version: 1, decoders: { h264: true, h264_444: false, jpeg: true } }));
              ws.onmessage = (e) => {
                if (typeof e.data !== 'string') return;
                const m = JSON.parse(e.data);
-               window.__viewerSeen = (window.__viewerSeen || []).concat([m.type]);
+               seen.push(m.type === 'pong' ? `pong(${m.t} vs ${t})` : m.type);
                if (m.type === 'hello') {
                  for (const x of messages) ws.send(JSON.stringify(x));
                  const mime = new TextEncoder().encode('text/plain;charset=utf-8');
