@@ -631,26 +631,38 @@ pub fn spawn_client_in(
         .expect("start client")
 }
 
-/// Context switches so far of this process's threads named `name` (Linux truncates thread
-/// names to 15 bytes). A thread blocked in `poll` makes none.
-pub fn thread_switches(name: &str) -> u64 {
-    let mut total = 0;
+/// Context switches so far of each of this process's threads named `name`, by thread id
+/// (Linux truncates thread names to 15 bytes). A thread blocked in `poll` makes none.
+pub fn thread_switches(name: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
+        return counts;
     };
     for task in tasks.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         if comm.trim_end() != &name[..name.len().min(15)] {
             continue;
         }
-        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        for line in status.lines() {
-            if let Some((key, value)) = line.split_once(':')
-                && key.ends_with("ctxt_switches")
-            {
-                total += value.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
+        // A thread that ended between the listing and this read is left out.
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        let total = status
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(key, _)| key.ends_with("ctxt_switches"))
+            .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
+            .sum();
+        counts.insert(task.file_name().to_string_lossy().into_owned(), total);
     }
-    total
+    counts
+}
+
+/// Context switches the threads named `name` that were counted in `before` made since then
+/// (threads that started or ended in between are not counted).
+pub fn thread_switches_since(before: &std::collections::BTreeMap<String, u64>, name: &str) -> u64 {
+    thread_switches(name)
+        .iter()
+        .filter_map(|(tid, now)| Some(now.saturating_sub(*before.get(tid)?)))
+        .sum()
 }
