@@ -23,9 +23,23 @@ from test_fullstack import RED, open_desktop, settle, type_us, window_box
 
 pytestmark = pytest.mark.image
 
-# How the tests get in. The image binds 0.0.0.0, where authentication is on by default:
-# every container of these tests gets this environment (the one place to change it).
-ACCESS_ENV = {"SKERRY_AUTH": "off"}
+# How the tests get in. The image binds 0.0.0.0, where logins are on by default: every
+# container and VM of these tests gets this owner's credentials, and the page logs in
+# through the login form as a person would (`open_logged_in`).
+USER = "owner"
+PASSWORD = "image-" + secrets.token_hex(8)
+ACCESS_ENV = {"SKERRY_AUTH_USER": USER, "SKERRY_AUTH_PASSWORD": PASSWORD}
+
+
+def open_logged_in(browser, desktop):
+    """Logs in through the appliance's login form, then opens the live desktop."""
+    page = browser.open(desktop.streamer.url)
+    page.wait_for_selector("form[action='login']", timeout=60000)
+    page.fill("input[name=user]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    wait_js(page, "() => window.skerry && window.skerry.stats.connectedState === 'live'", timeout=60)
+    return open_desktop(browser, desktop)
 
 # The compositor's empty-output colour (compositor/src/backend/headless.rs).
 EMPTY_OUTPUT = (33, 38, 46)
@@ -91,7 +105,8 @@ class Container:
         return time.monotonic()
 
     def status(self):
-        r = podman("exec", self.name, "curl", "-fsk", "https://127.0.0.1:3000/api/status", check=False)
+        """The supervisor's status file (what /api/status serves to a logged-in page)."""
+        r = podman("exec", self.name, "sh", "-c", "cat /run/user/*/skerry/status.json", check=False)
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def remove(self):
@@ -147,7 +162,7 @@ def test_image_serves_the_desktop_and_the_terminal_writes_config_as_puid(browser
     )
     ready = c.wait_ready()
     desktop = _Desktop(c)
-    page, _ = open_desktop(browser, desktop)
+    page, _ = open_logged_in(browser, desktop)
     wait_js(page, "() => window.skerry.stats.framesDecoded > 0", timeout=30)
     first_frame = time.monotonic()
     record_timing(
@@ -190,7 +205,7 @@ def test_single_application_image_fills_the_screen_with_its_app(browser, contain
     c = containers(image, env={"SKERRY_RESOLUTION": "1280x720"})
     ready = c.wait_ready()
     desktop = _Desktop(c)
-    page, want = open_desktop(browser, desktop)
+    page, want = open_logged_in(browser, desktop)
     wait_js(page, "() => window.skerry.stats.framesDecoded > 0", timeout=30)
     record_timing("example", ready_s=round(ready - c.started, 2), first_frame_s=round(time.monotonic() - c.started, 2))
 

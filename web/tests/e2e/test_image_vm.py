@@ -20,8 +20,8 @@ import pytest
 
 from conftest import canvas_rgb, frame_to_page, stats, wait_js
 from stack import free_port, http_status, wait_until
-from test_fullstack import RED, open_desktop, settle, type_us, window_box
-from test_image import ACCESS_ENV, record_timing
+from test_fullstack import RED, settle, type_us, window_box
+from test_image import ACCESS_ENV, open_logged_in, record_timing
 
 pytestmark = pytest.mark.image
 
@@ -133,19 +133,23 @@ def boot_and_type(browser, vms, uefi):
     # A terminal with a flat background the test can find on the canvas.
     env = {"SKERRY_APP": f"foot -o colors.background={RED} -o csd.preferred=client -o cursor.blink=no sh"}
     vm = vms(disk, uefi=uefi, env=env)
-    # GRUB's menu reaches the serial console within seconds of power-on under KVM.
-    deadline = time.monotonic() + 30
-    while "GNU GRUB" not in vm.serial() and vm.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if "GNU GRUB" not in vm.serial():
-        print(f"KVM did not get the guest to GRUB in 30 s ({vm.log_tail(5).strip()}); booting with TCG")
+    # Under working KVM the appliance answers within a minute of power-on. Some nested hosts
+    # offer /dev/kvm yet never get the guest's kernel going (this machine's does GRUB, then
+    # nothing): after two minutes without an answer the same disk boots again under TCG,
+    # and the test says so.
+    kvm_deadline = time.monotonic() + 120
+    while http_status(vm.url + "readyz") != 200 and vm.poll() is None and time.monotonic() < kvm_deadline:
+        time.sleep(1)
+    if http_status(vm.url + "readyz") != 200:
+        reached = "GRUB, then nothing" if "GNU GRUB" in vm.serial() else "not even GRUB"
+        print(f"KVM booted {reached} in 120 s ({vm.log_tail(3).strip()[-200:]}); booting with TCG")
         vm.stop()
         vm = vms(disk, uefi=uefi, accel="tcg", env=env)
-    limit = 300 if vm.accel == "kvm" else 900
+    limit = 60 if vm.accel == "kvm" else 900
     wait_until(lambda: http_status(vm.url + "readyz") == 200, limit, "the VM's appliance to be ready", vm)
     ready = time.monotonic()
     desktop = _Desktop(vm)
-    page, _ = open_desktop(browser, desktop)
+    page, _ = open_logged_in(browser, desktop)
     wait_js(page, "() => window.skerry.stats.framesDecoded > 0", timeout=30)
     record_timing(
         ("vm-uefi-" if uefi else "vm-bios-") + vm.accel,
