@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
-from conftest import canvas_rgb, stats, wait_js
+from conftest import canvas_rgb, expected_output_size, stats, wait_js
 from stack import free_port, http_status, wait_until
-from test_fullstack import RED, open_desktop, settle, type_us, window_box
+from test_fullstack import RED, settle, type_us, window_box
 
 pytestmark = pytest.mark.image
 
@@ -32,14 +33,31 @@ ACCESS_ENV = {"SKERRY_AUTH_USER": USER, "SKERRY_AUTH_PASSWORD": PASSWORD}
 
 
 def open_logged_in(browser, desktop):
-    """Logs in through the appliance's login form, then opens the live desktop."""
-    page = browser.open(desktop.streamer.url)
-    page.wait_for_selector("form[action='login']", timeout=60000)
-    page.fill("input[name=user]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    wait_js(page, "() => window.skerry && window.skerry.stats.connectedState === 'live'", timeout=60)
-    return open_desktop(browser, desktop)
+    """Logs in through the appliance's login form and returns the live desktop page and the
+    output size it asks for.
+
+    Podman adds and removes network interfaces as containers come and go; Chromium then
+    aborts loads in flight with ERR_NETWORK_CHANGED. That is the host's doing, not the
+    appliance's: such a load is tried again, a few times."""
+    browser.allow("ERR_NETWORK_CHANGED")
+    last = None
+    for _ in range(3):
+        try:
+            page = browser.open(desktop.streamer.url)
+            page.wait_for_selector("form[action='login']", timeout=30000)
+            page.fill("input[name=user]", USER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            wait_js(page, "() => window.skerry && window.skerry.stats.connectedState === 'live'", timeout=30)
+            want = expected_output_size(page)
+            wait_js(page, f"() => window.skerry.stats.frameWidth === {want[0]} && window.skerry.stats.frameHeight === {want[1]}", timeout=30)
+            return page, want
+        except PlaywrightError as e:
+            last = e
+            print(f"loading the appliance's page failed ({str(e).splitlines()[0]}); trying again")
+            browser.page.context.clear_cookies()
+    raise AssertionError(f"the appliance's page did not come up after 3 tries: {last}")
+
 
 # The compositor's empty-output colour (compositor/src/backend/headless.rs).
 EMPTY_OUTPUT = (33, 38, 46)
