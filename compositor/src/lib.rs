@@ -7,6 +7,7 @@
 //! - `layout`: window-management policy, pure and property-tested;
 //! - `state`: the state struct, one field per protocol; `handlers/`: one file per protocol;
 //! - `windows`: applies the layout's decisions to protocol windows;
+//! - `x11_dir`: the X11 socket directory, created or checked before Xwayland starts;
 //! - `input`, `grabs`, `cursor`: pointer and keyboard paths shared by every input source;
 //! - `render` + `backend/`: damage-driven paced rendering into the offscreen image;
 //! - `hooks`: what the capture / virtual-pointer / management protocol modules plug into;
@@ -28,6 +29,7 @@ pub mod shortcuts;
 mod ssd;
 pub mod state;
 pub mod windows;
+pub mod x11_dir;
 
 use std::{
     ffi::OsString,

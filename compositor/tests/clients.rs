@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Running, have, random_word, read, wait_for};
+use common::{Running, X11_UNIX, have, ran_on_a_fresh_tmp, random_word, read, wait_for};
 
 /// Fails loudly (instead of passing) when a required program is missing.
 fn require(programs: &[&str]) {
@@ -31,10 +31,8 @@ fn foot_and_weston_simple_shm_map_windows() {
     assert!(c.alive());
 }
 
-#[test]
-fn x11_window_maps_with_a_wl_surface() {
-    require(&["xlogo", "Xwayland"]);
-    let mut c = Running::start(&[], &[]);
+/// Waits for Xwayland, then maps `xlogo` through it.
+fn xlogo_maps(c: &mut Running) {
     let display = wait_for("Xwayland", Duration::from_secs(30), || {
         c.stats().and_then(|s| s["x11_display"].as_u64())
     });
@@ -46,6 +44,71 @@ fn x11_window_maps_with_a_wl_surface() {
     });
     assert_eq!(t["app_id"], "XLogo", "{t}");
     assert!(c.alive());
+}
+
+fn mode_and_owner(path: &str) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).expect("the X11 socket directory exists");
+    assert!(meta.is_dir(), "{path} is not a directory");
+    (meta.mode() & 0o7777, meta.uid())
+}
+
+#[test]
+fn x11_window_maps_with_a_wl_surface() {
+    require(&["xlogo", "Xwayland"]);
+    if ran_on_a_fresh_tmp("x11_window_maps_with_a_wl_surface") {
+        return;
+    }
+    // No /tmp/.X11-unix, as on a fresh machine: the compositor (root here) makes it.
+    let mut c = Running::start(&[], &[]);
+    xlogo_maps(&mut c);
+    assert_eq!(mode_and_owner(X11_UNIX), (0o1777, 0), "{}", c.log());
+}
+
+#[test]
+fn an_unprivileged_compositor_on_a_fresh_machine_runs_x11_windows() {
+    require(&["xlogo", "Xwayland", "setpriv"]);
+    if !rustix::process::geteuid().is_root() {
+        panic!("this test starts the compositor as another user and must run as root");
+    }
+    if ran_on_a_fresh_tmp("an_unprivileged_compositor_on_a_fresh_machine_runs_x11_windows") {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let mut c = Running::start_as(NOBODY, &[], &[]);
+    xlogo_maps(&mut c);
+    assert_eq!(mode_and_owner(X11_UNIX), (0o1777, NOBODY), "{}", c.log());
+}
+
+#[test]
+fn an_x11_socket_directory_another_user_owns_is_reported_and_left_alone() {
+    require(&["Xwayland"]);
+    if ran_on_a_fresh_tmp("an_x11_socket_directory_another_user_owns_is_reported_and_left_alone") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(X11_UNIX).unwrap();
+    std::fs::set_permissions(X11_UNIX, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(X11_UNIX, Some(4242), Some(4242)).unwrap();
+    let mut c = Running::start(&[], &[]);
+    let line = wait_for("the report", Duration::from_secs(20), || {
+        c.log()
+            .lines()
+            .find(|l| l.contains("cannot start Xwayland"))
+            .map(str::to_string)
+    });
+    assert!(
+        line.contains("/tmp/.X11-unix is owned by uid 4242"),
+        "{line}"
+    );
+    assert_eq!(
+        mode_and_owner(X11_UNIX),
+        (0o755, 4242),
+        "the directory was changed"
+    );
+    assert!(c.stats().is_some_and(|s| s["x11_display"].is_null()));
+    // Wayland clients still work.
+    assert!(c.alive(), "{}", c.log());
 }
 
 #[test]
@@ -173,6 +236,9 @@ fn readiness_is_notified_and_bad_config_is_reported_whole() {
 #[test]
 fn wtype_text_arrives_in_an_x11_xterm() {
     require(&["xterm", "wtype", "Xwayland"]);
+    if ran_on_a_fresh_tmp("wtype_text_arrives_in_an_x11_xterm") {
+        return;
+    }
     let mut c = Running::start(&[], &[]);
     let display = wait_for("Xwayland", Duration::from_secs(30), || {
         c.stats().and_then(|s| s["x11_display"].as_u64())

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Guard, have, wait_for};
+use common::{Guard, have, ran_on_a_fresh_tmp, wait_for};
 use skerry_compositor::{
     CompositorThread, Config,
     decoration::{BUTTON_W, Palette, SwitcherOverlay, TITLE_H, switcher},
@@ -221,6 +221,9 @@ fn foot_gets_a_title_bar_and_its_close_button_ends_it() {
 #[test]
 fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
     require(&["xterm", "Xwayland", "grim"]);
+    if ran_on_a_fresh_tmp("xterm_gets_a_title_bar_and_its_close_button_ends_it") {
+        return;
+    }
     let d = Desktop::start(true);
     let display = wait_for("Xwayland", Duration::from_secs(30), || {
         d.compositor.with_state(|s| s.xdisplay)

@@ -41,6 +41,18 @@ impl Skerry {
     /// Spawns Xwayland; once it is ready the window manager attaches, `DISPLAY` is logged and
     /// `on_ready` runs (with the display number, or `None` if Xwayland failed).
     pub fn start_xwayland(&mut self, on_ready: impl FnOnce(&mut Skerry, Option<u32>) + 'static) {
+        let dir = std::path::Path::new(crate::x11_dir::X11_UNIX_DIR);
+        match crate::x11_dir::ensure(dir, rustix::process::geteuid().as_raw()) {
+            Ok(crate::x11_dir::Prepared::Created) => {
+                tracing::info!("created {} (mode 1777) for X11 sockets", dir.display());
+            }
+            Ok(crate::x11_dir::Prepared::Existing) => {}
+            Err(e) => {
+                tracing::warn!("cannot start Xwayland, X11 applications will not run: {e}");
+                on_ready(self, None);
+                return;
+            }
+        }
         // A supervisor names the display it expects (`DISPLAY=:N`); take it when free, else
         // any free one (announced with READY=1).
         let wanted = std::env::var("DISPLAY")

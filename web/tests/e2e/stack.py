@@ -121,10 +121,11 @@ class Process:
 
 
 class Runtime:
-    """A private XDG_RUNTIME_DIR and Wayland socket name for one test."""
+    """A private XDG_RUNTIME_DIR and Wayland socket name for one test, in a new folder under
+    `parent` (the system's temporary folder unless given)."""
 
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="skerry-e2e-"))
+    def __init__(self, parent=None):
+        self.dir = Path(tempfile.mkdtemp(prefix="skerry-e2e-", dir=parent))
         self.xdg = self.dir / "runtime"
         self.xdg.mkdir(mode=0o700)
         self.work = self.dir / "work"

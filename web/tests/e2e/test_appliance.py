@@ -15,7 +15,7 @@ import pytest
 
 import media
 from conftest import canvas_rgb, stats, wait_js
-from stack import binary, free_port, http_status, wait_until
+from stack import Runtime, binary, free_port, http_status, wait_until
 from test_fullstack import RED, open_desktop, settle, type_us, window_box
 
 pytestmark = pytest.mark.appliance
@@ -27,9 +27,10 @@ TERMINAL = f"foot -o colors.background={RED} -o csd.preferred=client -o cursor.b
 class Appliance:
     """skerry-init with its default services, confined to the test's temporary directory.
     `app` is SKERRY_APP (a single-application appliance); None leaves it unset, which is
-    the full desktop."""
+    the full desktop. With `fresh_tmp`, skerry-init runs in its own mount namespace whose
+    /tmp is new and empty, as on a fresh machine (the runtime must then live elsewhere)."""
 
-    def __init__(self, runtime, app=TERMINAL):
+    def __init__(self, runtime, app=TERMINAL, fresh_tmp=False):
         self.runtime = runtime
         self.port = free_port()
         self.run_dir = runtime.dir / "run"
@@ -37,9 +38,14 @@ class Appliance:
         self.home.mkdir()
         self.wayland_display = runtime.wayland_display
         mode = {} if app is None else {"SKERRY_APP": app}
+        argv = [binary("skerry-init")]
+        if fresh_tmp:
+            assert not str(runtime.dir).startswith("/tmp/"), "the runtime would be hidden"
+            mount = "mount -t tmpfs -o mode=1777 skerry-fresh-tmp /tmp && exec \"$@\""
+            argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", mount, "sh", *argv]
         self.proc = runtime.spawn(
             "skerry-init",
-            [binary("skerry-init")],
+            argv,
             **mode,
             # Everything as the test's own user: the host's /etc is not touched.
             PUID=str(os.getuid()),
@@ -196,3 +202,22 @@ def test_default_appliance_is_the_full_desktop_with_a_terminal(runtime):
     finally:
         a.proc.popen.send_signal(signal.SIGTERM)
         assert a.proc.popen.wait(30) == 0, a.proc.log_tail()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a mount namespace with a new /tmp needs root")
+def test_an_x11_application_runs_on_a_machine_without_an_x11_socket_directory():
+    """A fresh machine has no /tmp/.X11-unix (nothing made it yet): the appliance must still
+    run X11 programs. skerry-init starts in a mount namespace whose /tmp is new and empty,
+    with xterm (through Xwayland) as its application, and the xterm must reach the screen."""
+    rt = Runtime(parent="/var/tmp")
+    try:
+        colour = "rgb:" + "/".join(RED[i : i + 2] for i in (0, 2, 4))
+        a = Appliance(rt, app=f"xterm -bg {colour} -fg {colour}", fresh_tmp=True)
+        wait_until(lambda: window_box(a.screenshot(), RED), 60, "the xterm on screen", a.proc)
+        log = a.proc.log_path.read_text(errors="replace")
+        assert "created /tmp/.X11-unix" in log, a.proc.log_tail()
+        assert a.service("app")["restarts"] == 0, a.status()
+        a.proc.popen.send_signal(signal.SIGTERM)
+        assert a.proc.popen.wait(30) == 0, a.proc.log_tail()
+    finally:
+        rt.cleanup()
