@@ -1,7 +1,10 @@
 //! Damage-driven, paced rendering.
 //!
-//! Nothing renders on a fixed tick: a commit, a layout change or a capture request calls
-//! [`Skerry::schedule_render`], which arms one timer for the next frame slot. Slots lie on a
+//! Nothing renders on a fixed tick: a commit or a layout change calls
+//! [`Skerry::schedule_render`], which arms one timer for the next frame slot. A capture
+//! request is answered from the image already rendered when that image holds something the
+//! client has not seen ([`Skerry::answer_captures`]), so a capture client asking once per
+//! frame gets every frame. Slots lie on a
 //! fixed grid (`origin + k * interval`) so the rate never drifts below the cap the way a
 //! self-re-arming timer does, and a change arriving after a quiet period renders at once.
 //! When nothing changes no timer is armed and the process sleeps in `epoll`.
@@ -86,6 +89,29 @@ impl Skerry {
     pub fn request_frame(&mut self) {
         self.force_frame = true;
         self.arm_render_timer();
+    }
+
+    /// A capture client asked for a frame the image already rendered can answer (its
+    /// session holds damage from earlier renders, or it is the session's first frame): copy
+    /// it now. Waiting for the next frame slot would answer a client that asks right after
+    /// each render only every other slot, halving the frame rate under continuous motion.
+    pub fn answer_captures(&mut self) {
+        if !self.backend.has_rendered() {
+            // A new mode's image is blank until its first render.
+            self.request_frame();
+            return;
+        }
+        let cursor = self.cursor_state();
+        let time = self.now();
+        let image = self.backend.image();
+        crate::handlers::protocols::feed_capture(
+            &mut self.protocols,
+            &self.output,
+            &image,
+            &[],
+            &cursor,
+            time,
+        );
     }
 
     /// Whether a render is due (scheduled or forced and not yet done).
@@ -296,20 +322,6 @@ impl Skerry {
             send(surface);
         }
         self.stats.frame_callbacks += count;
-    }
-
-    /// Damage everything and render at the next slot (mode change, restacking).
-    pub fn damage_all(&mut self) {
-        if let Err(e) = self.backend.resize(
-            self.output
-                .current_mode()
-                .map(|m| m.size)
-                .unwrap_or_else(|| (1, 1).into()),
-            self.scale(),
-        ) {
-            tracing::error!("cannot recreate the output image: {e}");
-        }
-        self.schedule_render();
     }
 }
 

@@ -84,6 +84,11 @@ impl Headless {
         Ok(damage)
     }
 
+    /// Whether the image was rendered since it was (re)created.
+    pub fn has_rendered(&self) -> bool {
+        self.age > 0
+    }
+
     pub fn image(&self) -> OutputImage<'_> {
         let stride = self.image.stride();
         let height = self.image.height();

@@ -91,4 +91,11 @@ impl Backend {
             Self::Headless(h) => h.image(),
         }
     }
+
+    /// Whether the image holds a render of the current mode (not a blank one just made).
+    pub fn has_rendered(&self) -> bool {
+        match self {
+            Self::Headless(h) => h.has_rendered(),
+        }
+    }
 }

@@ -160,7 +160,7 @@ impl Skerry {
             .screencopy
             .on_cursor_changed(&output, Some(&cursor));
         if image_copy_wants || screencopy_wants {
-            self.request_frame();
+            self.answer_captures();
         }
     }
 
@@ -227,7 +227,7 @@ impl ScreencopyHandler for Skerry {
 
     fn screencopy_frame_requested(&mut self, output: &Output) {
         if self.protocols.screencopy.wants_frame(output) {
-            self.request_frame();
+            self.answer_captures();
         }
     }
 }
@@ -240,7 +240,7 @@ impl ImageCopyCaptureHandler for Skerry {
 
     fn image_copy_frame_requested(&mut self, output: &Output) {
         if self.protocols.image_copy.wants_frame(output) {
-            self.request_frame();
+            self.answer_captures();
         } else {
             // A cursor session's frame is answered from the cursor, not from a render.
             self.capture_cursor_changed();

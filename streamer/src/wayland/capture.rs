@@ -2,8 +2,10 @@
 //! handing frames to the sink.
 //!
 //! Pacing is by deadline: the next capture may be requested no earlier than one frame
-//! interval after the previous frame was ready. The thread's `poll` timeout is that deadline
-//! only while a capture is actually wanted; otherwise it sleeps without one.
+//! interval after the previous request. Counting from the request, not from the moment its
+//! frame was ready, keeps the copy and the round trip out of the interval: a compositor that
+//! renders at the cap then answers every frame slot. The thread's `poll` timeout is that
+//! deadline only while a capture is actually wanted; otherwise it sleeps without one.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ pub struct Capture {
     generation: u64,
     buffers: usize,
     max_fps: u32,
-    last_ready: Option<Instant>,
+    last_request: Option<Instant>,
     /// Not before this instant (after a failure, back off).
     hold_until: Option<Instant>,
     /// The next delivered frame carries the whole output as damage.
@@ -40,7 +42,7 @@ impl Capture {
             generation: 0,
             buffers: buffers.clamp(2, 8),
             max_fps: max_fps.clamp(1, 240),
-            last_ready: None,
+            last_request: None,
             hold_until: None,
             full_next: true,
             announced: None,
@@ -64,7 +66,7 @@ impl Capture {
     /// The earliest instant the next capture may be requested.
     pub fn next_allowed(&self) -> Instant {
         let paced = self
-            .last_ready
+            .last_request
             .map(|t| t + Duration::from_secs(1) / self.max_fps);
         match (paced, self.hold_until) {
             (Some(a), Some(b)) => a.max(b),
@@ -115,10 +117,9 @@ impl Capture {
         }
     }
 
-    #[cfg(test)]
-    fn mark_ready(&mut self, at: Instant) {
-        self.last_ready = Some(at);
-        self.hold_until = None;
+    /// A capture request went to the compositor at `at`: the next waits one interval.
+    pub fn mark_requested(&mut self, at: Instant) {
+        self.last_request = Some(at);
     }
 
     pub fn has_free_slot(&self) -> bool {
@@ -165,7 +166,6 @@ impl State {
     /// Hands the pool's slot `index` to the sink as a frame with `damage`.
     pub fn deliver_frame(&mut self, index: usize, damage: Vec<Rect>) {
         let now = Instant::now();
-        self.capture.last_ready = Some(now);
         self.capture.hold_until = None;
         let Some(pool) = &self.capture.pool else {
             return;
@@ -208,16 +208,17 @@ mod tests {
             capture.next_allowed() <= Instant::now(),
             "first capture is immediate"
         );
-        let ready = Instant::now();
-        capture.mark_ready(ready);
-        assert_eq!(capture.next_allowed(), ready + Duration::from_millis(20));
+        let asked = Instant::now();
+        capture.mark_requested(asked);
+        // One interval after the request, however long its frame took to arrive.
+        assert_eq!(capture.next_allowed(), asked + Duration::from_millis(20));
         capture.set_max_fps(10);
-        assert_eq!(capture.next_allowed(), ready + Duration::from_millis(100));
+        assert_eq!(capture.next_allowed(), asked + Duration::from_millis(100));
         // A failure holds requests back for a while and makes the next frame whole.
         capture.full_next = false;
         capture.set_max_fps(1000);
         capture.back_off();
-        assert!(capture.next_allowed() >= ready + Duration::from_millis(100));
+        assert!(capture.next_allowed() >= asked + Duration::from_millis(100));
         assert!(capture.full_next);
     }
 }

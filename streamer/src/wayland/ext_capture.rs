@@ -232,6 +232,7 @@ impl State {
             frame.damage_buffer(r.x as i32, r.y as i32, r.width as i32, r.height as i32);
         }
         frame.capture();
+        self.capture.mark_requested(std::time::Instant::now());
         self.ext.screen.frame = Some(PendingFrame {
             object: frame,
             slot,

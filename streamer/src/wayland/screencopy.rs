@@ -71,6 +71,7 @@ impl State {
                 return;
             };
             let frame = manager.capture_output(1, &output, qh, ());
+            self.capture.mark_requested(std::time::Instant::now());
             self.screencopy.pending = Some(Pending {
                 frame,
                 with_damage: !self.capture.full_next,
