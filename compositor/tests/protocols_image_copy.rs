@@ -391,6 +391,54 @@ fn image_copy_first_frame_is_full_then_frames_wait_for_damage() {
 }
 
 #[test]
+fn image_copy_writes_only_what_the_buffer_lacks() {
+    use std::os::unix::fs::FileExt;
+    let server = start();
+    let (_conn, mut queue, mut client) = Client::connect(&server);
+    let qh = queue.handle();
+    let (session, _) = client.session(&qh, NO_OPTIONS);
+    let buffer = ShmBuffer::new(&client.shm, &qh, W, H, W * 4, wl_shm::Format::Xrgb8888);
+    let (first, log) = capture(&session, &buffer, &qh);
+    queue.roundtrip(&mut client).expect("roundtrip");
+    render(&server, vec![], None);
+    dispatch_until(&mut queue, &mut client, |_| finished(&log));
+    first.destroy();
+    assert_eq!(buffer.pixel(20, 20), output_pixel(20, 20));
+
+    // Mark the buffer so untouched pixels show; the client declares only its top-left
+    // corner stale, and the output changes elsewhere.
+    let marker = [0xaa; 4];
+    buffer
+        .file
+        .write_all_at(&vec![0xaa; (W * H * 4) as usize], 0)
+        .expect("mark");
+    let log = FrameLog::default();
+    let frame = session.create_frame(&qh, log.clone());
+    frame.attach_buffer(&buffer.buffer);
+    frame.damage_buffer(0, 0, 4, 4);
+    frame.capture();
+    queue.roundtrip(&mut client).expect("roundtrip");
+    render(
+        &server,
+        vec![Rectangle::new((50, 60).into(), (3, 4).into())],
+        None,
+    );
+    dispatch_until(&mut queue, &mut client, |_| finished(&log));
+    assert!(log.lock().expect("frame").ready);
+    assert_eq!(log.lock().expect("frame").damage, vec![(50, 60, 3, 4)]);
+    // Declared stale: written.
+    assert_eq!(buffer.pixel(0, 0), output_pixel(0, 0));
+    assert_eq!(buffer.pixel(3, 3), output_pixel(3, 3));
+    // Changed since the last frame: written.
+    assert_eq!(buffer.pixel(50, 60), output_pixel(50, 60));
+    assert_eq!(buffer.pixel(52, 63), output_pixel(52, 63));
+    // Neither: left as the client had it.
+    assert_eq!(buffer.pixel(4, 4), marker);
+    assert_eq!(buffer.pixel(20, 20), marker);
+    assert_eq!(buffer.pixel(53, 60), marker);
+}
+
+#[test]
 fn image_copy_damage_accumulates_per_session() {
     let server = start();
     let (_conn, mut queue, mut client) = Client::connect(&server);

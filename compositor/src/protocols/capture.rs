@@ -75,11 +75,13 @@ pub enum CopyError {
 pub const SHM_FORMATS: [wl_shm::Format; 2] = [wl_shm::Format::Xrgb8888, wl_shm::Format::Argb8888];
 
 /// Copies `region` of `image` into the client's shm `buffer` (which must be exactly the
-/// region's size), blending `cursor` on top when given.
+/// region's size), blending `cursor` on top when given. With `only`, just those rectangles
+/// of the buffer (in buffer coordinates) are written: the client keeps the rest up to date.
 pub fn copy_to_shm(
     buffer: &WlBuffer,
     image: &Image<'_>,
     region: Rectangle<i32, Physical>,
+    only: Option<&[Rectangle<i32, Physical>]>,
     cursor: Option<&Cursor<'_>>,
 ) -> Result<(), CopyError> {
     let result = with_buffer_contents_mut(buffer, |ptr, len, data| {
@@ -103,7 +105,12 @@ pub fn copy_to_shm(
         // closure; the checks above keep every access inside `offset..end`.
         let dst = unsafe { std::slice::from_raw_parts_mut(ptr.add(data.offset as usize), end) };
         let dst = &mut dst[..end - data.offset as usize];
-        blit(dst, stride as usize, image, region);
+        let whole = [Rectangle::from_size(region.size)];
+        for rect in only.unwrap_or(&whole) {
+            if let Some(rect) = rect.intersection(whole[0]) {
+                blit(dst, stride as usize, image, region, rect);
+            }
+        }
         if let Some(cursor) = cursor {
             blend_cursor(dst, stride as usize, region, cursor);
         }
@@ -116,14 +123,24 @@ pub fn copy_to_shm(
     }
 }
 
-fn blit(dst: &mut [u8], stride: usize, image: &Image<'_>, region: Rectangle<i32, Physical>) {
-    let clipped = region.intersection(Rectangle::from_size(image.size));
-    for y in 0..region.size.h {
-        let dst_row = &mut dst[y as usize * stride..][..region.size.w as usize * 4];
+/// Writes `rect` of the buffer (buffer coordinates, inside `region`'s size) from `image`,
+/// where the buffer shows `region` of it; what lies outside the image is black.
+fn blit(
+    dst: &mut [u8],
+    stride: usize,
+    image: &Image<'_>,
+    region: Rectangle<i32, Physical>,
+    rect: Rectangle<i32, Physical>,
+) {
+    let source = Rectangle::new(region.loc + rect.loc, rect.size);
+    let clipped = source.intersection(Rectangle::from_size(image.size));
+    for y in rect.loc.y..rect.loc.y + rect.size.h {
+        let dst_row =
+            &mut dst[y as usize * stride + rect.loc.x as usize * 4..][..rect.size.w as usize * 4];
         let src_y = region.loc.y + y;
         match clipped {
             Some(c) if src_y >= c.loc.y && src_y < c.loc.y + c.size.h => {
-                let left = (c.loc.x - region.loc.x) as usize * 4;
+                let left = (c.loc.x - source.loc.x) as usize * 4;
                 let width = c.size.w as usize * 4;
                 dst_row[..left].fill(0);
                 if let Some(src) = image.row(src_y, c.loc.x, c.size.w) {
@@ -206,16 +223,20 @@ impl DamageTracker {
         !self.full && self.rects.is_empty()
     }
 
+    /// The accumulated damage clipped to `bounds`, leaving it in the tracker.
+    pub fn peek(&self, bounds: Rectangle<i32, Physical>) -> Vec<Rectangle<i32, Physical>> {
+        if self.full {
+            return vec![bounds];
+        }
+        self.rects
+            .iter()
+            .filter_map(|r| r.intersection(bounds))
+            .collect()
+    }
+
     /// The accumulated damage clipped to `bounds`, leaving the tracker empty.
     pub fn take(&mut self, bounds: Rectangle<i32, Physical>) -> Vec<Rectangle<i32, Physical>> {
-        let rects = if self.full {
-            vec![bounds]
-        } else {
-            self.rects
-                .iter()
-                .filter_map(|r| r.intersection(bounds))
-                .collect()
-        };
+        let rects = self.peek(bounds);
         self.full = false;
         self.rects.clear();
         rects

@@ -169,9 +169,13 @@ impl ScreencopyManagerState {
 
     fn complete(&mut self, pending: PendingFrame, rendered: &RenderedOutput<'_>) {
         let cursor = rendered.cursor.as_ref().filter(|_| pending.overlay_cursor);
-        if let Err(err) =
-            capture::copy_to_shm(&pending.buffer, &rendered.image, pending.region, cursor)
-        {
+        if let Err(err) = capture::copy_to_shm(
+            &pending.buffer,
+            &rendered.image,
+            pending.region,
+            None,
+            cursor,
+        ) {
             tracing::debug!(%err, "screencopy frame failed");
             pending.frame.failed();
             return;

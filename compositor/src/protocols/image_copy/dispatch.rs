@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use smithay::output::{Output, WeakOutput};
+use smithay::utils::Rectangle;
 use wayland_protocols::ext::image_capture_source::v1::server::{
     ext_image_capture_source_v1::{self, ExtImageCaptureSourceV1},
     ext_output_image_capture_source_manager_v1::{self, ExtOutputImageCaptureSourceManagerV1},
@@ -21,7 +22,7 @@ use wayland_server::{
 };
 
 use super::{
-    CursorSeen, ImageCopyCaptureHandler, ImageCopyCaptureState, ImageCopyGlobalData,
+    BufferDamage, CursorSeen, ImageCopyCaptureHandler, ImageCopyCaptureState, ImageCopyGlobalData,
     PendingCapture, SessionInner, SessionKind, send_constraints,
 };
 use crate::protocols::capture::{self, DamageTracker};
@@ -66,6 +67,8 @@ pub struct FrameData {
 #[derive(Debug, Default)]
 struct FrameState {
     buffer: Option<WlBuffer>,
+    /// What the client says is stale in its buffer (`damage_buffer`).
+    buffer_damage: BufferDamage,
     captured: bool,
 }
 
@@ -370,18 +373,22 @@ impl<D: ImageCopyCaptureHandler> Dispatch<ExtImageCopyCaptureFrameV1, FrameData,
         }
         match request {
             Request::AttachBuffer { buffer } => frame_state.buffer = Some(buffer),
-            // The whole buffer is rewritten on capture, so client damage needs no
-            // bookkeeping; only its validity is checked.
             Request::DamageBuffer {
                 x,
                 y,
                 width,
                 height,
-            } if x < 0 || y < 0 || width <= 0 || height <= 0 => {
-                frame.post_error(
-                    Error::InvalidBufferDamage,
-                    "damage must be inside the buffer",
-                );
+            } => {
+                if x < 0 || y < 0 || width <= 0 || height <= 0 {
+                    frame.post_error(
+                        Error::InvalidBufferDamage,
+                        "damage must be inside the buffer",
+                    );
+                    return;
+                }
+                frame_state
+                    .buffer_damage
+                    .add(Rectangle::new((x, y).into(), (width, height).into()));
             }
             Request::Capture => {
                 let Some(buffer) = frame_state.buffer.clone() else {
@@ -389,6 +396,7 @@ impl<D: ImageCopyCaptureHandler> Dispatch<ExtImageCopyCaptureFrameV1, FrameData,
                     return;
                 };
                 frame_state.captured = true;
+                let buffer_damage = std::mem::take(&mut frame_state.buffer_damage);
                 drop(frame_state);
                 let Some(output) = data
                     .session
@@ -405,6 +413,7 @@ impl<D: ImageCopyCaptureHandler> Dispatch<ExtImageCopyCaptureFrameV1, FrameData,
                     .push(PendingCapture {
                         frame: frame.clone(),
                         buffer,
+                        buffer_damage,
                         session: data.session.clone(),
                     });
                 state.image_copy_frame_requested(&output);

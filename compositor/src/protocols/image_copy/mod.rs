@@ -7,6 +7,11 @@
 //! events and hand out the cursor image as frames of their own, so the browser can draw the
 //! cursor locally instead of waiting for video. Sessions created with `paint_cursors` get
 //! the cursor blended into the output image instead.
+//!
+//! A capture writes only what the client declared stale in its buffer (`damage_buffer`)
+//! and what changed since the session's previous frame; the streamer rotates a few buffers
+//! and declares each one's own history, so a typed glyph copies a few kilobytes, not the
+//! whole output.
 
 mod dispatch;
 
@@ -80,7 +85,41 @@ struct CursorSeen {
 struct PendingCapture {
     frame: ExtImageCopyCaptureFrameV1,
     buffer: WlBuffer,
+    buffer_damage: BufferDamage,
     session: Arc<SessionData>,
+}
+
+/// The parts of a frame's buffer its client declared stale (`damage_buffer`). The copy
+/// writes these and the frame's own damage, never the rest: the client keeps it current.
+#[derive(Debug, Default)]
+pub(crate) struct BufferDamage {
+    rects: Vec<Rectangle<i32, Physical>>,
+    /// Too many rectangles: rewrite the whole buffer.
+    everything: bool,
+}
+
+/// More declared rectangles than this and the whole buffer is rewritten.
+const MAX_BUFFER_DAMAGE: usize = 64;
+
+impl BufferDamage {
+    pub(crate) fn add(&mut self, rect: Rectangle<i32, Physical>) {
+        if self.rects.len() >= MAX_BUFFER_DAMAGE {
+            self.everything = true;
+            self.rects.clear();
+        }
+        if !self.everything {
+            self.rects.push(rect);
+        }
+    }
+
+    /// What the copy must write: the declared rectangles and `damage`, or `None` for the
+    /// whole buffer.
+    fn with(&self, damage: &[Rectangle<i32, Physical>]) -> Option<Vec<Rectangle<i32, Physical>>> {
+        if self.everything {
+            return None;
+        }
+        Some(self.rects.iter().chain(damage).copied().collect())
+    }
 }
 
 /// State of the image-copy-capture globals: live sessions and frames waiting for content.
@@ -382,7 +421,15 @@ fn complete(
     time: Duration,
 ) {
     let full = Rectangle::from_size(image.size);
-    match capture::copy_to_shm(&capture.buffer, image, full, cursor) {
+    // A painted cursor may have moved anywhere since the buffer's last copy: those
+    // frames are written whole.
+    let only = match cursor {
+        Some(_) => None,
+        None => capture
+            .buffer_damage
+            .with(&capture.session.lock().damage.peek(full)),
+    };
+    match capture::copy_to_shm(&capture.buffer, image, full, only.as_deref(), cursor) {
         Ok(()) => {}
         Err(capture::CopyError::Access) => {
             capture.frame.failed(FailureReason::Unknown);
