@@ -143,7 +143,7 @@ impl Runner {
                 Action::Spawn(id) => {
                     self.clear_stale_ready_path(id);
                     let spec = &self.specs[id];
-                    let mut env = self.env.clone();
+                    let mut env = crate::services::service_env(&spec.plan.name, &self.env);
                     env.push(("SKERRY_SERVICE".into(), spec.plan.name.clone().into()));
                     env.push(("DISPLAY".into(), self.display.clone().into()));
                     match spawn(spec, &env, &self.home, &self.identity) {

@@ -8,6 +8,7 @@
 //! with no shell, when only `SKERRY_APP` is given. A file-given list replaces it whole; tests use that to run small shell
 //! services under the real supervisor, and custom appliances to run something else.
 
+use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -152,6 +153,22 @@ pub const SHELL_READY_TIMEOUT: f64 = 20.0;
 
 /// Where the audio server's native socket appears; `PULSE_SERVER` points every child at it.
 pub const AUDIO_SOCKET: &str = "$XDG_RUNTIME_DIR/pulse/native";
+
+/// Settings that are secrets: the owner's password (`PASSWORD` is its linuxserver.io name).
+pub const SECRET_VARS: &[&str] = &["SKERRY_AUTH_PASSWORD", "PASSWORD"];
+
+/// The one service that checks the secrets; no other service, and so no application
+/// started from the desktop, ever has them in its environment.
+pub const SECRET_HOLDER: &str = "streamer";
+
+/// The environment of service `name`: `env` without [`SECRET_VARS`] unless it is the
+/// [`SECRET_HOLDER`].
+pub fn service_env(name: &str, env: &[(String, OsString)]) -> Vec<(String, OsString)> {
+    env.iter()
+        .filter(|(k, _)| name == SECRET_HOLDER || !SECRET_VARS.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
 
 /// The `PULSE_SERVER` every child gets, so applications (and the streamer) reach the audio
 /// server even when they look for it somewhere other than the runtime directory.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Appliance, wait_for};
 use nix::sys::signal::Signal;
 
-const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS', 'PULSE_SERVER']";
+const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS', 'PULSE_SERVER', 'SKERRY_AUTH_PASSWORD', 'PASSWORD']";
 
 /// A stand-in service: records its environment, pid and start, binds a socket under the
 /// runtime directory if asked (the Wayland display, the audio server's `pulse/native`),
@@ -68,7 +68,11 @@ fn default_services_are_wired_as_the_appliance_needs() {
     let mut app = Appliance::start_prepared(
         "fps = 30\n",
         // A bare name: found next to skerry-init, like the compositor and streamer.
-        &[("SKERRY_APP", "app")],
+        &[
+            ("SKERRY_APP", "app"),
+            ("SKERRY_AUTH_PASSWORD", "owner-secret"),
+            ("PASSWORD", "other-secret"),
+        ],
         |dir| {
             let bin = dir.join("bin");
             std::fs::create_dir_all(&bin).expect("mkdir");
@@ -143,6 +147,22 @@ fn default_services_are_wired_as_the_appliance_needs() {
         assert!(
             env.contains(&format!("PULSE_SERVER=unix:{d}/run/pulse/native")),
             "{name}: {env:?}"
+        );
+    }
+    // The owner's password reaches the streamer, which checks it, and nothing else: not the
+    // compositor, the audio server or the application (nor what a terminal starts).
+    let streamer = env_of(&app, "streamer");
+    assert!(
+        streamer.contains(&"SKERRY_AUTH_PASSWORD=owner-secret".to_string())
+            && streamer.contains(&"PASSWORD=other-secret".to_string()),
+        "{streamer:?}"
+    );
+    for name in ["audio", "compositor", "app"] {
+        let env = env_of(&app, name);
+        assert!(
+            env.contains(&"SKERRY_AUTH_PASSWORD=".to_string())
+                && env.contains(&"PASSWORD=".to_string()),
+            "{name} sees a secret: {env:?}"
         );
     }
     let order = app.lines("order");
