@@ -27,10 +27,16 @@ pub fn python() -> PathBuf {
     )
 }
 
-/// The driver script (`bench_pf.py` of the reference notes).
+/// The driver script (`bench_pf.py` of the reference notes): by default
+/// `../shared/anchors/pixelflux/bench_pf.py` from the repository root.
 pub fn script() -> PathBuf {
     std::env::var_os("SKERRY_BENCH_PF_SCRIPT").map_or_else(
-        || PathBuf::from("/work/shared/anchors/pixelflux/bench_pf.py"),
+        || {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(std::path::Path::new(".."));
+            root.join("../shared/anchors/pixelflux/bench_pf.py")
+        },
         PathBuf::from,
     )
 }

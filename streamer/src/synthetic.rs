@@ -229,7 +229,6 @@ impl SyntheticScreen {
 }
 
 struct ControlState {
-    running: bool,
     stop: bool,
     full_frame: bool,
     mode: Option<ModeRequest>,
@@ -271,7 +270,6 @@ impl SyntheticSource {
     ) -> Arc<Self> {
         let state = Arc::new((
             Mutex::new(ControlState {
-                running: true,
                 stop: false,
                 full_frame: false,
                 mode: None,
@@ -301,22 +299,6 @@ impl SyntheticSource {
             f(&mut s);
         }
         cv.notify_all();
-    }
-
-    /// Pauses (`false`) or resumes frame delivery; a paused source is an idle desktop.
-    pub fn set_running(&self, running: bool) {
-        self.update(|s| {
-            s.running = running;
-            s.budget = None;
-        });
-    }
-
-    /// Delivers `frames` more frames, then goes quiet.
-    pub fn deliver_burst(&self, frames: u64) {
-        self.update(|s| {
-            s.running = true;
-            s.budget = Some(frames);
-        });
     }
 
     /// Input events received so far.
@@ -419,7 +401,7 @@ fn run(
                     return;
                 }
                 let now = Instant::now();
-                let active = s.running && s.budget != Some(0);
+                let active = s.budget != Some(0);
                 if active && now >= next_due {
                     break;
                 }

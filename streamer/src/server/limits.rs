@@ -206,15 +206,16 @@ pub fn check_request(parts: &hyper::http::request::Parts) -> Result<(), RequestE
     Ok(())
 }
 
-/// Reads a whole request body of at most [`MAX_BODY`] bytes, for routes that take a small
-/// body (a form or JSON).
-pub async fn read_body<B>(body: B) -> Result<bytes::Bytes, RequestError>
+/// Reads a whole request body of at most `limit` bytes (at most [`MAX_BODY`]), for routes
+/// that take a small body (a form or JSON); a longer one is [`RequestError::BodyTooLarge`]
+/// whatever its `Content-Length` claimed.
+pub async fn read_body<B>(body: B, limit: usize) -> Result<bytes::Bytes, RequestError>
 where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     use http_body_util::BodyExt;
-    http_body_util::Limited::new(body, MAX_BODY as usize)
+    http_body_util::Limited::new(body, limit.min(MAX_BODY as usize))
         .collect()
         .await
         .map(http_body_util::Collected::to_bytes)
@@ -353,9 +354,22 @@ mod tests {
 
     #[tokio::test]
     async fn read_body_stops_at_the_limit() {
-        let small = http_body_util::Full::new(bytes::Bytes::from(vec![b'a'; 100]));
-        assert_eq!(read_body(small).await.map(|b| b.len()), Ok(100));
-        let big = http_body_util::Full::new(bytes::Bytes::from(vec![b'a'; MAX_BODY as usize + 1]));
-        assert_eq!(read_body(big).await, Err(RequestError::BodyTooLarge));
+        let body = |n: usize| http_body_util::Full::new(bytes::Bytes::from(vec![b'a'; n]));
+        let max = MAX_BODY as usize;
+        assert_eq!(read_body(body(100), max).await.map(|b| b.len()), Ok(100));
+        assert_eq!(read_body(body(100), 100).await.map(|b| b.len()), Ok(100));
+        assert_eq!(
+            read_body(body(101), 100).await,
+            Err(RequestError::BodyTooLarge)
+        );
+        assert_eq!(
+            read_body(body(max + 1), max).await,
+            Err(RequestError::BodyTooLarge)
+        );
+        // A route's limit never exceeds the server's.
+        assert_eq!(
+            read_body(body(max + 1), usize::MAX).await,
+            Err(RequestError::BodyTooLarge)
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER, SET_COOKIE};
 use hyper::http::request::Parts;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::access::Access;
 use super::auth::net::Client;
 use super::auth::{LoginError, cookie, unix_now};
+use super::limits::read_body;
 use super::{AppState, Body, json, text};
 use crate::proto::Role;
 
@@ -116,9 +117,8 @@ pub async fn login(
         Method::POST => {}
         _ => return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
     }
-    let form = match Limited::new(body, MAX_FORM).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
+    let Ok(form) = read_body(body, MAX_FORM).await else {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n");
     };
     let user = form_value(&form, "user").unwrap_or_default();
     let password = form_value(&form, "password").unwrap_or_default();
@@ -271,10 +271,10 @@ pub async fn shares(
                     "expected application/json",
                 );
             }
-            let Ok(body) = Limited::new(body, MAX_FORM).collect().await else {
+            let Ok(body) = read_body(body, MAX_FORM).await else {
                 return error(StatusCode::PAYLOAD_TOO_LARGE, "request too large");
             };
-            let new: NewLink = match serde_json::from_slice(&body.to_bytes()) {
+            let new: NewLink = match serde_json::from_slice(&body) {
                 Ok(n) => n,
                 Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
             };

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod assets;
 pub mod auth;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod limits;
 mod login;
