@@ -56,7 +56,7 @@ impl Config {
         let encoder = parse("SKERRY_ENCODER", "h264");
         let fps = parse("SKERRY_FPS", "60");
         let source = parse("SKERRY_SOURCE", "wayland");
-        let x264_preset = parse("SKERRY_X264_PRESET", "superfast");
+        let x264_preset = parse("SKERRY_X264_PRESET", "ultrafast");
         let tls = parse("SKERRY_TLS", "on");
         let cert = get("SKERRY_TLS_CERT");
         let key = get("SKERRY_TLS_KEY");

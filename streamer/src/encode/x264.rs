@@ -102,6 +102,11 @@ impl Session {
         // both take bits from sharp edges, so they are off.
         p.analyse.b_psy = 0;
         p.rc.i_aq_mode = 0;
+        // Whatever the preset, keep 4x4 intra prediction (glyph edges) and CABAC: on
+        // `ultrafast`, the default, they cost little time and save bytes on text.
+        p.analyse.intra |= sys::X264_ANALYSE_I4x4;
+        p.analyse.inter |= sys::X264_ANALYSE_I4x4;
+        p.b_cabac = 1;
         // Skip what the damage says did not change (weighted P would break the skip).
         p.analyse.b_mb_info = 1;
         p.analyse.i_weighted_pred = sys::X264_WEIGHTP_NONE as c_int;

@@ -49,7 +49,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             settings: Settings::default(),
-            x264_preset: "superfast".into(),
+            x264_preset: "ultrafast".into(),
             x264_threads: 2,
         }
     }
