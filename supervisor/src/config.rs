@@ -22,6 +22,33 @@ use crate::services::ServiceConfig;
 /// Where the TOML file is read from unless `SKERRY_CONFIG` names another.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/skerry/skerry.toml";
 
+/// skerry-init's own folder when it runs as root for another user.
+pub const DEFAULT_STATE_DIR: &str = "/run/skerry";
+
+/// The settings a file the desktop user can write may hold (`crate::user_settings`):
+/// what the desktop looks like and runs, never who runs it, where, or who may log in.
+pub const USER_SAFE_KEYS: &[&str] = &[
+    "app",
+    "desktop",
+    "tz",
+    "resolution",
+    "scale",
+    "fps",
+    "encoder",
+    "wallpaper",
+    "desktop_apps",
+];
+
+/// The environment variable of a setting's file key (`SKERRY_<KEY>` unless noted).
+pub fn env_name(key: &str) -> String {
+    match key {
+        "puid" => "PUID".into(),
+        "pgid" => "PGID".into(),
+        "tz" => "TZ".into(),
+        _ => format!("SKERRY_{}", key.to_ascii_uppercase()),
+    }
+}
+
 /// One thing wrong with the configuration, as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -84,6 +111,9 @@ pub struct Config {
     pub home: Option<PathBuf>,
     pub tz: String,
     pub runtime_dir: Option<PathBuf>,
+    /// skerry-init's own folder (status file, notify socket) when it runs as root for
+    /// another desktop user (`crate::state_dir`).
+    pub state_dir: PathBuf,
     pub wayland_display: String,
     pub x_display: String,
     pub gpu: GpuChoice,
@@ -135,6 +165,7 @@ const OWN_KEYS: &[&str] = &[
     "home",
     "tz",
     "runtime_dir",
+    "state_dir",
     "wayland_display",
     "x_display",
     "gpu",
@@ -200,20 +231,11 @@ struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    fn env_name(key: &str) -> String {
-        match key {
-            "puid" => "PUID".into(),
-            "pgid" => "PGID".into(),
-            "tz" => "TZ".into(),
-            _ => format!("SKERRY_{}", key.to_ascii_uppercase()),
-        }
-    }
-
     /// The raw value and a label naming its origin.
     fn get(&mut self, key: &str) -> Option<(String, String)> {
-        let env_name = Self::env_name(key);
-        if let Some(v) = self.env.get(&env_name) {
-            return Some((v.clone(), env_name));
+        let name = env_name(key);
+        if let Some(v) = self.env.get(&name) {
+            return Some((v.clone(), name));
         }
         let label = format!("{key} in {}", self.file_name);
         match self.file.get(key)? {
@@ -524,7 +546,11 @@ impl Config {
                 ok.then(|| s.to_string())
             },
         );
-        let home = src.opt("home", "an absolute path", absolute);
+        let home = src.opt(
+            "home",
+            "an absolute path outside the system's folders (/etc, /usr, /var/lib…)",
+            own_folder,
+        );
         let tz = src.parse(
             "tz",
             "Etc/UTC".to_string(),
@@ -534,7 +560,17 @@ impl Config {
                 ok.then(|| s.to_string())
             },
         );
-        let runtime_dir = src.opt("runtime_dir", "an absolute path", absolute);
+        let runtime_dir = src.opt(
+            "runtime_dir",
+            "an absolute path outside the system's folders",
+            own_folder,
+        );
+        let state_dir = src.parse(
+            "state_dir",
+            PathBuf::from(DEFAULT_STATE_DIR),
+            "an absolute path",
+            absolute,
+        );
         let wayland_display = src.parse(
             "wayland_display",
             "skerry-0".to_string(),
@@ -583,7 +619,7 @@ impl Config {
         for &(key, kind) in COMPONENT_SETTINGS {
             if let Some((raw, label)) = src.get(key) {
                 match check(kind, raw.trim()) {
-                    Ok(()) => exports.push((Sources::env_name(key), raw)),
+                    Ok(()) => exports.push((env_name(key), raw)),
                     Err(expected) => {
                         // A password is not repeated into logs, even a refused one.
                         let shown = if matches!(kind, Check::Secret) {
@@ -622,6 +658,7 @@ impl Config {
             home,
             tz,
             runtime_dir,
+            state_dir,
             wayland_display,
             x_display,
             gpu,
@@ -637,8 +674,29 @@ impl Config {
     }
 }
 
+/// An absolute path with `.` and `..` resolved by their names (`/home/../etc` is `/etc`),
+/// so it can be compared with system folders.
 fn absolute(s: &str) -> Option<PathBuf> {
-    s.starts_with('/').then(|| PathBuf::from(s))
+    use std::path::Component;
+    if !s.starts_with('/') {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for c in std::path::Path::new(s).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// [`absolute`], refusing the operating system's own folders.
+fn own_folder(s: &str) -> Option<PathBuf> {
+    absolute(s).filter(|p| !crate::user::is_system_dir(p))
 }
 
 #[cfg(test)]

@@ -22,10 +22,13 @@ use skerry_init::config::{Config, ConfigError, ConfigErrors};
 use skerry_init::gpu::{self, Roots};
 use skerry_init::machine::Machine;
 use skerry_init::notify::NotifySocket;
+use skerry_init::privileges;
 use skerry_init::runner::Runner;
 use skerry_init::services;
 use skerry_init::spawn::Identity;
+use skerry_init::state_dir;
 use skerry_init::user::{self, Account};
+use skerry_init::user_settings;
 
 /// The configuration is invalid (sysexits' EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let env: HashMap<String, String> = std::env::vars_os()
+    let mut env: HashMap<String, String> = std::env::vars_os()
         .map(|(k, v)| {
             (
                 k.to_string_lossy().into_owned(),
@@ -59,7 +62,7 @@ fn main() -> ExitCode {
             )
         })
         .collect();
-    let config = match validate(&env) {
+    let config = match validate_with_user_settings(&mut env) {
         Ok(c) => c,
         Err(errors) => {
             for line in errors.to_string().lines() {
@@ -83,6 +86,59 @@ fn main() -> ExitCode {
 struct Validated {
     config: Config,
     specs: Vec<services::ServiceSpec>,
+    /// Settings taken from the desktop user's file, passed on to the services.
+    from_user: Vec<(String, String)>,
+}
+
+/// Settings from the desktop user's file (`SKERRY_USER_SETTINGS`) join the environment where
+/// it does not set them; a value of theirs the checks refuse is dropped with a warning and
+/// the rest is checked again, so that file cannot stop the appliance.
+fn validate_with_user_settings(
+    env: &mut HashMap<String, String>,
+) -> Result<Validated, ConfigErrors> {
+    let mut from_user = Vec::new();
+    if let Some(path) = env.get("SKERRY_USER_SETTINGS").cloned() {
+        match user_settings::read(Path::new(&path)) {
+            Ok(s) => {
+                for line in s.ignored {
+                    warn!("{line}");
+                }
+                for (k, v) in s.values {
+                    if !env.contains_key(&k) {
+                        env.insert(k.clone(), v.clone());
+                        from_user.push((k, v));
+                    }
+                }
+            }
+            Err(e) => warn!("{e}"),
+        }
+    }
+    let errors = match validate(env) {
+        Ok(v) => return Ok(Validated { from_user, ..v }),
+        Err(errors) => errors,
+    };
+    let theirs: Vec<&ConfigError> = errors
+        .0
+        .iter()
+        .filter(|e| {
+            matches!(e, ConfigError::Invalid { setting, .. }
+                if from_user.iter().any(|(k, _)| k == setting))
+        })
+        .collect();
+    if theirs.is_empty() {
+        return Err(errors);
+    }
+    for e in theirs {
+        if let ConfigError::Invalid { setting, .. } = e {
+            warn!(
+                "{e}: ignored (it came from {})",
+                env["SKERRY_USER_SETTINGS"]
+            );
+            env.remove(setting);
+            from_user.retain(|(k, _)| k != setting);
+        }
+    }
+    validate(env).map(|v| Validated { from_user, ..v })
 }
 
 /// Settings, then the service list and the user: every problem in one report.
@@ -109,14 +165,22 @@ fn validate(env: &HashMap<String, String>) -> Result<Validated, ConfigErrors> {
         )));
     }
     if errors.is_empty() {
-        Ok(Validated { config, specs })
+        Ok(Validated {
+            config,
+            specs,
+            from_user: Vec::new(),
+        })
     } else {
         Err(ConfigErrors(errors))
     }
 }
 
 fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> {
-    let Validated { config: cfg, specs } = v;
+    let Validated {
+        config: cfg,
+        specs,
+        from_user,
+    } = v;
     let pid1 = getpid().as_raw() == 1;
     if !pid1 {
         nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
@@ -168,16 +232,24 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
     if let Err(e) = user::ensure_dir(&account.home, account.uid, account.gid, None, own_home) {
         warn!("preparing the home directory: {e}");
     }
-    // The supervisor's own directory: children may read it, not write it.
-    let own = runtime_dir.join("skerry");
-    user::ensure_dir(
-        &own,
-        euid.as_raw(),
-        nix::unistd::getegid().as_raw(),
-        Some(0o755),
-        false,
-    )
-    .context("preparing the supervisor's directory")?;
+    // The supervisor's own directory: children may read it, not write it. Root serving
+    // another user keeps it out of that user's folders.
+    let separate = euid.is_root() && account.uid != euid.as_raw();
+    let own = if separate {
+        state_dir::prepare(&cfg.state_dir).context("preparing the supervisor's directory")?;
+        cfg.state_dir.clone()
+    } else {
+        let own = runtime_dir.join("skerry");
+        user::ensure_dir(
+            &own,
+            euid.as_raw(),
+            nix::unistd::getegid().as_raw(),
+            Some(0o755),
+            false,
+        )
+        .context("preparing the supervisor's directory")?;
+        own
+    };
     let notify = NotifySocket::bind(&own.join("notify"))?;
     let status_path = own.join("status.json");
 
@@ -190,7 +262,19 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
         switch: euid.is_root(),
     };
     let has_outer_manager = env.contains_key("NOTIFY_SOCKET");
-    let env = child_env(&cfg, &account, &runtime_dir, &notify, &status_path, &gpu);
+    let mut env = child_env(&cfg, &account, &runtime_dir, &notify, &status_path, &gpu);
+    env.extend(from_user.into_iter().map(|(k, v)| (k, v.into())));
+
+    // Everything root had to prepare is ready: keep only what starting and signalling the
+    // services needs. A desktop that runs as root (PUID=0) keeps root's rights, as chosen.
+    if separate {
+        match privileges::drop_all_but_kept() {
+            Ok(()) => {
+                info!("capabilities: kept CAP_SETUID, CAP_SETGID and CAP_KILL, dropped the rest")
+            }
+            Err(e) => warn!("dropping capabilities: {e}"),
+        }
+    }
 
     let mut watchdog_usec = 0;
     let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)

@@ -272,11 +272,20 @@ impl Runner {
         }
     }
 
+    /// Runs `f` with the desktop user's rights on files: readiness paths are in its folders.
+    fn as_user<T>(&self, f: impl FnOnce() -> T) -> T {
+        if self.identity.switch {
+            crate::privileges::as_user(self.identity.uid, self.identity.gid, f)
+        } else {
+            f()
+        }
+    }
+
     fn check_ready_paths(&self, pending: &mut Vec<Event>) {
         for (id, (s, spec)) in self.machine.services().iter().zip(&self.specs).enumerate() {
             if let (State::Starting { .. }, Some(pid), Some(path)) =
                 (s.state, s.pid, &spec.ready_path)
-                && self.expand(path).exists()
+                && self.as_user(|| self.expand(path).exists())
             {
                 debug!(service = %spec.plan.name, pid, "ready path exists");
                 pending.push(Event::Ready(id));
@@ -290,10 +299,12 @@ impl Runner {
         let Some(path) = self.specs[id].ready_path.as_deref().map(|p| self.expand(p)) else {
             return;
         };
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
-            debug!(path = %path.display(), "removing a stale socket");
-            let _ = std::fs::remove_file(&path);
-        }
+        self.as_user(|| {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+                debug!(path = %path.display(), "removing a stale socket");
+                let _ = std::fs::remove_file(&path);
+            }
+        });
     }
 
     fn expand(&self, path: &str) -> PathBuf {

@@ -3,7 +3,8 @@
 //!
 //! Everything the child needs is computed before `fork`; between `fork` and `exec` only
 //! async-signal-safe system calls run (no allocation): `setgroups` → `setgid` → `setuid`,
-//! then an empty signal mask and every signal at its default disposition (the supervisor
+//! then the working directory (as the user: root keeps no right to enter its home), then an
+//! empty signal mask and every signal at its default disposition (the supervisor
 //! blocks the signals it reads, and masks and ignored signals survive exec), then a
 //! parent-death signal so a supervisor that dies natively does not leave the desktop running.
 
@@ -38,9 +39,7 @@ pub fn spawn(
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .process_group(0);
-    if cwd.is_dir() {
-        cmd.current_dir(cwd);
-    }
+    let cwd = std::ffi::CString::new(cwd.as_os_str().as_encoded_bytes()).ok();
     let groups: Vec<libc::gid_t> = who.groups.clone();
     let (uid, gid, switch) = (who.uid, who.gid, who.switch);
     // SAFETY: the closure runs in the forked child before exec and only makes
@@ -53,6 +52,10 @@ pub fn spawn(
                     || libc::setuid(uid) != 0)
             {
                 return Err(std::io::Error::last_os_error());
+            }
+            // A home that cannot be entered leaves the child where the supervisor is.
+            if let Some(cwd) = &cwd {
+                libc::chdir(cwd.as_ptr());
             }
             // The supervisor blocks the signals it reads through its signalfd; a child must
             // start with none blocked.

@@ -106,10 +106,18 @@ pub fn snapshot(machine: &Machine, gpu: &Gpu, uptime_s: u64, proc_root: Option<&
     }
 }
 
-/// Writes `status` to `path` through a temporary file and a rename.
+/// Writes `status` to `path` through a temporary file and a rename. The folder is
+/// skerry-init's own; the temporary file is still never reached through a link.
 pub fn write(path: &Path, status: &Status) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp: PathBuf = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)?;
     serde_json::to_writer_pretty(&mut f, status)?;
     f.write_all(b"\n")?;
     drop(f);

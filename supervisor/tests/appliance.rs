@@ -183,7 +183,7 @@ fn default_services_are_wired_as_the_appliance_needs() {
             env.contains(&format!("SKERRY_SERVICE={name}")),
             "{name}: {env:?}"
         );
-        assert!(env.contains(&format!("SKERRY_STATUS_FILE={d}/run/skerry/status.json")));
+        assert!(env.contains(&"SKERRY_STATUS_FILE=/run/skerry/status.json".to_string()));
     }
     let status = app.status().expect("status");
     let names: Vec<&str> = status["services"]

@@ -1,7 +1,8 @@
 //! Runs the real `skerry-init` as PID 1 of its own PID namespace, with small shell services.
 //!
 //! The namespace also gets its own mount namespace where /etc is an overlay, so creating
-//! the runtime user never touches the host's /etc/passwd. Everything else the supervisor
+//! the runtime user never touches the host's /etc/passwd, and /run is the test's `sysrun`
+//! folder, where skerry-init keeps its own files when it serves another user. Everything else the supervisor
 //! writes goes to the test's temporary directory. Dropping the handle kills `unshare`,
 //! which (`--kill-child`) kills the namespace's PID 1 and with it every process inside.
 
@@ -44,8 +45,8 @@ pub fn require_root() {
 }
 
 impl Appliance {
-    /// Starts skerry-init with `toml` (every `@DIR@` replaced by the test directory) and
-    /// extra environment.
+    /// Starts skerry-init with `toml` and extra environment (every `@DIR@` in either
+    /// replaced by the test directory).
     pub fn start(toml: &str, env: &[(&str, &str)]) -> Self {
         Self::start_prepared(toml, env, |_| {})
     }
@@ -60,7 +61,7 @@ impl Appliance {
         let d = dir.path().display().to_string();
         let config = dir.path().join("skerry.toml");
         std::fs::write(&config, toml.replace("@DIR@", &d)).expect("config");
-        for sub in ["ov/up", "ov/work"] {
+        for sub in ["ov/up", "ov/work", "sysrun"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
         prepare(dir.path());
@@ -83,11 +84,14 @@ impl Appliance {
         ])
         .arg(
             "mount -t overlay overlay -o lowerdir=/etc,upperdir=\"$1\",workdir=\"$2\" /etc \
-                 || { echo 'cannot mount an overlay over /etc' >&2; exit 97; }; exec \"$3\"",
+                 || { echo 'cannot mount an overlay over /etc' >&2; exit 97; }; \
+             mount --bind \"$3\" /run || { echo 'cannot mount over /run' >&2; exit 97; }; \
+             exec \"$4\"",
         )
         .arg("sh")
         .arg(dir.path().join("ov/up"))
         .arg(dir.path().join("ov/work"))
+        .arg(dir.path().join("sysrun"))
         .arg(bin)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -95,7 +99,7 @@ impl Appliance {
         .env("SKERRY_HOME", dir.path().join("home"))
         .env("SKERRY_RUNTIME_DIR", dir.path().join("run"))
         .env("SKERRY_LOG", "debug")
-        .envs(env.iter().copied())
+        .envs(env.iter().map(|(k, v)| (k, v.replace("@DIR@", &d))))
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
@@ -108,12 +112,18 @@ impl Appliance {
             exited: None,
         };
         let children = format!("/proc/{upid}/task/{upid}/children");
+        // skerry-init may also refuse to start and be gone before it is seen.
         let found = wait_for(Duration::from_secs(10), || {
-            std::fs::read_to_string(&children)
+            let pid = std::fs::read_to_string(&children)
                 .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse().ok())
-                .map(|pid| me.init_pid = pid)
-                .is_some()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok());
+            match pid {
+                Some(pid) => me.init_pid = pid,
+                None => {
+                    me.exited = me.unshare.try_wait().expect("try_wait");
+                }
+            }
+            pid.is_some() || me.exited.is_some()
         });
         assert!(found, "skerry-init did not start:\n{}", me.log());
         me
@@ -140,8 +150,12 @@ impl Appliance {
         PathBuf::from(format!("/proc/{}/root/proc", self.init_pid))
     }
 
+    /// The status file: in skerry-init's own /run/skerry when the services run as another
+    /// user, in the runtime directory when they run as skerry-init's user.
     pub fn status(&self) -> Option<serde_json::Value> {
-        let text = std::fs::read_to_string(self.path("run/skerry/status.json")).ok()?;
+        let text = std::fs::read_to_string(self.path("sysrun/skerry/status.json"))
+            .or_else(|_| std::fs::read_to_string(self.path("run/skerry/status.json")))
+            .ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -152,8 +166,11 @@ impl Appliance {
 
     /// skerry-init's exit code once it ended within `timeout` (unshare passes it on).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let mut status = None;
+        let mut status = self.exited;
         wait_for(timeout, || {
+            if status.is_some() {
+                return true;
+            }
             status = self.unshare.try_wait().expect("try_wait");
             status.is_some()
         });

@@ -124,7 +124,7 @@ class Container:
 
     def status(self):
         """The supervisor's status file (what /api/status serves to a logged-in page)."""
-        r = podman("exec", self.name, "sh", "-c", "cat /run/user/*/skerry/status.json", check=False)
+        r = podman("exec", self.name, "sh", "-c", "cat /run/skerry/status.json 2>/dev/null || cat /run/user/*/skerry/status.json", check=False)
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def remove(self):
@@ -213,6 +213,14 @@ def test_image_serves_the_desktop_and_the_terminal_writes_config_as_puid(browser
     for comm in ("skerry-composit", "skerry-streamer", "foot"):
         assert users.get(comm) in ("1234", "skerry"), f"{comm} runs as {users.get(comm)}: {r.stdout}"
     assert users.get("skerry-init") == "root", r.stdout
+    # Once started, root keeps only the rights to start and signal the services (setuid,
+    # setgid, kill: 0xe0), and nothing the desktop execs can get more; its status file is in
+    # its own /run/skerry, out of the desktop user's runtime directory.
+    caps = podman("exec", c.name, "sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/1/status; pgrep -x foot").stdout.split()
+    assert caps[1] == caps[3] == "00000000000000e0", caps
+    foot = podman("exec", c.name, "grep", "^CapBnd", f"/proc/{caps[4]}/status").stdout.split()
+    assert foot[1] == "00000000000000e0", foot
+    assert podman("exec", c.name, "test", "-f", "/run/skerry/status.json", check=False).returncode == 0
     health = podman("healthcheck", "run", c.name, check=False)
     assert health.returncode == 0, f"healthcheck: {health.stdout}{health.stderr}"
     assert stats(page)["connectedState"] == "live"
