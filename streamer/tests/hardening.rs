@@ -36,6 +36,11 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> Self {
+        Self::start_with(Default::default()).await
+    }
+
+    /// With logins as `auth` decides.
+    async fn start_with(auth: server::auth::Auth) -> Self {
         let pipeline = Pipeline::start(PipelineConfig {
             x264_preset: "ultrafast".into(),
             x264_threads: 1,
@@ -59,7 +64,7 @@ impl TestServer {
                 },
             )),
             audio: Default::default(),
-            auth: Default::default(),
+            auth,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -86,9 +91,22 @@ impl TestServer {
     }
 
     async fn ws(&self) -> Ws {
+        self.ws_as(None).await
+    }
+
+    /// A WebSocket with the session `cookie`, if any.
+    async fn ws_as(&self, cookie: Option<&str>) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let tcp = TcpStream::connect(self.addr).await.expect("connect");
         let url = format!("ws://localhost:{}/ws", self.addr.port());
-        let (mut ws, _) = tokio_tungstenite::client_async(url, tcp)
+        let mut request = url.into_client_request().expect("request");
+        if let Some(c) = cookie {
+            request.headers_mut().insert(
+                "cookie",
+                format!("skerry_session={c}").parse().expect("header"),
+            );
+        }
+        let (mut ws, _) = tokio_tungstenite::client_async(request, tcp)
             .await
             .expect("WebSocket handshake");
         let hello = r#"{"type":"hello","version":1,"decoders":{"h264":true,"jpeg":true}}"#;
@@ -299,6 +317,117 @@ async fn oversized_http_requests_are_refused() {
             .await,
         200
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_per_address_cap_are_refused_and_others_go_on() {
+    let s = TestServer::start().await;
+    // Idle connections that never send a byte hold every place this address has.
+    let mut idle = Vec::new();
+    for _ in 0..limits::MAX_CONNECTIONS_PER_ADDRESS {
+        idle.push(TcpStream::connect(s.addr).await.expect("connect"));
+    }
+    // Let the server accept them all before the next one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await,
+        503
+    );
+    // A place freed is a place taken again.
+    idle.pop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await,
+        200
+    );
+    // A WebSocket keeps its place after the upgrade.
+    idle.pop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = s.ws().await;
+    next_video(&mut ws).await;
+    idle.push(TcpStream::connect(s.addr).await.expect("connect"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await,
+        503
+    );
+    drop((idle, ws));
+    s.stop().await;
+}
+
+/// A GET with the session `cookie`; the status code.
+async fn get_as(s: &TestServer, path: &str, cookie: &str) -> u16 {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nCookie: skerry_session={cookie}\r\n\r\n"
+    );
+    s.raw_status(request.as_bytes()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_can_neither_send_large_messages_nor_use_the_owners_probe() {
+    use server::auth::{Auth, SecurityConfig, unix_now};
+    use skerry_streamer::clipboard::{ClipboardData, Selection};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = SecurityConfig {
+        password: Some("pw".into()),
+        dir: Some(dir.path().to_path_buf()),
+        ..SecurityConfig::default()
+    };
+    let (auth, _) = Auth::start(&config, true, false).expect("auth");
+    let link = |role| {
+        let (_, token) = auth
+            .create_link(role, Duration::from_secs(3600), "guest", unix_now())
+            .expect("link");
+        auth.open_link(&token, unix_now()).expect("opens").cookie
+    };
+    let viewer = link(proto::Role::Viewer);
+    let controller = link(proto::Role::Controller);
+    let owner = auth
+        .login(
+            "127.0.0.1".parse().expect("ip"),
+            "skerry",
+            "pw",
+            Instant::now(),
+            unix_now(),
+        )
+        .expect("owner logs in")
+        .cookie;
+    let s = TestServer::start_with(auth).await;
+
+    // 200 KiB of clipboard text: a controller's is taken (the connection stays), a viewer's
+    // is refused by size before it is read.
+    let paste = skerry_streamer::clipboard::client_message(&ClipboardData {
+        selection: Selection::Clipboard,
+        mime: "text/plain;charset=utf-8".into(),
+        data: vec![b'x'; 200 * 1024].into(),
+    });
+    let mut c = s.ws_as(Some(&controller)).await;
+    c.send(Message::Binary(paste.clone().into()))
+        .await
+        .expect("send");
+    next_video(&mut c).await;
+    next_video(&mut c).await;
+    let mut v = s.ws_as(Some(&viewer)).await;
+    next_video(&mut v).await;
+    let _ = v.send(Message::Binary(paste.into())).await;
+    assert_eq!(close_of(&mut v).await.0, 1009);
+    // A viewer's small messages still pass.
+    let mut v = s.ws_as(Some(&viewer)).await;
+    next_video(&mut v).await;
+    v.send(Message::Text(r#"{"type":"keyframe"}"#.into()))
+        .await
+        .expect("keyframe");
+    next_video(&mut v).await;
+
+    // The latency probe (and its reset) is the owner's.
+    assert_eq!(get_as(&s, "/api/latency?reset", &viewer).await, 403);
+    assert_eq!(get_as(&s, "/api/latency", &controller).await, 403);
+    assert_eq!(get_as(&s, "/api/latency", &owner).await, 200);
+    drop((c, v));
     s.stop().await;
 }
 

@@ -22,6 +22,14 @@ pub const MAX_HEAD: usize = 32 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// Time a client has to send a complete request head once it started one.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time a client has to finish the TLS handshake once it connected.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send a small request body (a form, JSON).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connections open at once, in all; and from one address (an IPv6 /64 counts as one
+/// address; trusted proxies count only in the total, since everyone comes through them).
+pub const MAX_CONNECTIONS: usize = 1024;
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
 
 /// Input events (pointer, key, wheel, text): per second, and the burst allowed above it.
 pub const INPUT_RATE: f64 = 1000.0;
@@ -173,6 +181,8 @@ pub enum RequestError {
     BodyTooLarge,
     #[error("bad Content-Length")]
     BadLength,
+    #[error("request body not sent within {BODY_TIMEOUT:?}")]
+    BodyTimeout,
 }
 
 impl RequestError {
@@ -180,6 +190,7 @@ impl RequestError {
         match self {
             Self::BodyTooLarge => hyper::StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadLength => hyper::StatusCode::BAD_REQUEST,
+            Self::BodyTimeout => hyper::StatusCode::REQUEST_TIMEOUT,
         }
     }
 }
@@ -208,18 +219,125 @@ pub fn check_request(parts: &hyper::http::request::Parts) -> Result<(), RequestE
 
 /// Reads a whole request body of at most `limit` bytes (at most [`MAX_BODY`]), for routes
 /// that take a small body (a form or JSON); a longer one is [`RequestError::BodyTooLarge`]
-/// whatever its `Content-Length` claimed.
+/// whatever its `Content-Length` claimed, one still incomplete after [`BODY_TIMEOUT`]
+/// [`RequestError::BodyTimeout`].
 pub async fn read_body<B>(body: B, limit: usize) -> Result<bytes::Bytes, RequestError>
 where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    read_body_within(body, limit, BODY_TIMEOUT).await
+}
+
+async fn read_body_within<B>(
+    body: B,
+    limit: usize,
+    deadline: Duration,
+) -> Result<bytes::Bytes, RequestError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     use http_body_util::BodyExt;
-    http_body_util::Limited::new(body, limit.min(MAX_BODY as usize))
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .map_err(|_| RequestError::BodyTooLarge)
+    let collect = http_body_util::Limited::new(body, limit.min(MAX_BODY as usize)).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Err(_) => Err(RequestError::BodyTimeout),
+        Ok(r) => r
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|_| RequestError::BodyTooLarge),
+    }
+}
+
+/// The connections open now, counted in all and per address.
+#[derive(Debug)]
+pub struct Connections {
+    max_total: usize,
+    max_per_address: usize,
+    open: std::sync::Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// One admitted connection; dropping it frees its place.
+#[derive(Debug)]
+pub struct Admitted {
+    conns: std::sync::Arc<Connections>,
+    key: Option<std::net::IpAddr>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("the server has {0} connections open")]
+    Total(usize),
+    #[error("this address has {0} connections open")]
+    Address(usize),
+}
+
+/// The address a connection counts under: an IPv6 address by its /64, since one host or
+/// customer usually holds a whole /64.
+pub fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
+impl Connections {
+    pub fn new(max_total: usize, max_per_address: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            max_total,
+            max_per_address,
+            open: Default::default(),
+        })
+    }
+
+    /// Takes a place for a connection from `ip`; `shared` addresses (trusted proxies)
+    /// count only in the total.
+    pub fn admit(
+        self: &std::sync::Arc<Self>,
+        ip: std::net::IpAddr,
+        shared: bool,
+    ) -> Result<Admitted, Refused> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.0 >= self.max_total {
+            return Err(Refused::Total(open.0));
+        }
+        let key = (!shared).then(|| address_key(ip));
+        if let Some(k) = key {
+            let n = open.1.entry(k).or_insert(0);
+            if *n >= self.max_per_address {
+                return Err(Refused::Address(*n));
+            }
+            *n += 1;
+        }
+        open.0 += 1;
+        Ok(Admitted {
+            conns: self.clone(),
+            key,
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self.conns.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.0 -= 1;
+        if let Some(k) = self.key
+            && let Some(n) = open.1.get_mut(&k)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&k);
+            }
+        }
+    }
 }
 
 /// The HTTP/1.1 connection settings of the one port: small request heads, a deadline for
@@ -237,6 +355,46 @@ pub fn http1_builder() -> hyper::server::conn::http1::Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_capped_in_all_and_per_address_and_freed_on_drop() {
+        let c = Connections::new(5, 2);
+        let a: std::net::IpAddr = "192.0.2.1".parse().expect("ip");
+        let a1 = c.admit(a, false).expect("first");
+        let _a2 = c.admit(a, false).expect("second");
+        assert_eq!(c.admit(a, false).err(), Some(Refused::Address(2)));
+        // The same address as IPv4-mapped IPv6 is the same address.
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        assert_eq!(c.admit(mapped, false).err(), Some(Refused::Address(2)));
+        // Another address in the same IPv6 /64 is the same address; another /64 is not.
+        let v6a: std::net::IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let v6b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let v6c: std::net::IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let _b1 = c.admit(v6a, false).expect("v6a");
+        let _b2 = c.admit(v6b, false).expect("v6b");
+        assert_eq!(c.admit(v6a, false).err(), Some(Refused::Address(2)));
+        let _c1 = c.admit(v6c, false).expect("another /64");
+        // The total holds for shared (proxy) addresses too.
+        assert_eq!(c.admit(a, true).err(), Some(Refused::Total(5)));
+        drop(a1);
+        assert_eq!(c.open(), 4);
+        let _again = c.admit(a, false).expect("a place was freed");
+        assert_eq!(c.admit(v6c, true).err(), Some(Refused::Total(5)));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_in_time_is_refused() {
+        // A body that never ends.
+        let body = http_body_util::StreamBody::new(futures_util::stream::pending::<
+            Result<hyper::body::Frame<bytes::Bytes>, std::convert::Infallible>,
+        >());
+        let started = Instant::now();
+        assert_eq!(
+            read_body_within(body, 100, Duration::from_millis(50)).await,
+            Err(RequestError::BodyTimeout)
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 
     #[test]
     fn bucket_allows_the_burst_then_the_rate() {

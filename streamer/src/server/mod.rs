@@ -220,6 +220,10 @@ fn read_only_route(
             }
         }
         "/api/status" => json(StatusCode::OK, &status(state)),
+        // A debug probe: with logins on, the owner's alone (a viewer must not reset it).
+        "/api/latency" if state.auth.enabled() && !access.as_ref().is_some_and(|a| a.owner) => {
+            text(StatusCode::FORBIDDEN, "the owner's only\n")
+        }
         "/api/latency" => {
             let reset = parts
                 .uri
@@ -274,6 +278,8 @@ type RouteFuture =
 pub struct App {
     state: Arc<AppState>,
     peer: SocketAddr,
+    /// The connection's place among the open ones; a WebSocket keeps it after the upgrade.
+    slot: Option<Arc<limits::Admitted>>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for App {
@@ -281,14 +287,42 @@ impl hyper::service::Service<Request<Incoming>> for App {
     type Error = Infallible;
     type Future = RouteFuture;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        if let Some(slot) = &self.slot {
+            req.extensions_mut().insert(slot.clone());
+        }
         Box::pin(route(self.state.clone(), self.peer, req))
     }
 }
 
 /// The service for one connection from `peer`.
 pub fn app(state: Arc<AppState>, peer: SocketAddr) -> App {
-    App { state, peer }
+    App {
+        state,
+        peer,
+        slot: None,
+    }
+}
+
+/// Answers a connection over the caps and closes it: a plain-HTTP client reads a 503; a
+/// TLS one is closed before any handshake work is done for it.
+fn refuse(mut stream: tokio::net::TcpStream, tls: bool, peer: SocketAddr, why: limits::Refused) {
+    tracing::debug!(%peer, "connection refused: {why}");
+    if tls {
+        return;
+    }
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let body = "too many connections\n";
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\
+             Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), stream.write_all(answer.as_bytes())).await;
+        let _ = stream.shutdown().await;
+    });
 }
 
 /// Resolves once `rx` reads true (or its sender is gone).
@@ -331,6 +365,8 @@ pub async fn serve(
     // Every connection task holds a sender; when all are gone, every connection is closed.
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
+    let connections =
+        limits::Connections::new(limits::MAX_CONNECTIONS, limits::MAX_CONNECTIONS_PER_ADDRESS);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -350,16 +386,37 @@ pub async fn serve(
         if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER) {
             tracing::debug!(error = %e, "cannot set the send buffer size");
         }
-        let service = app(state.clone(), peer);
+        // Everyone behind a trusted proxy arrives from its address: it counts in the total only.
+        let shared = state
+            .auth
+            .trusted_proxies
+            .iter()
+            .any(|c| c.contains(peer.ip()));
+        let slot = match connections.admit(peer.ip(), shared) {
+            Ok(slot) => Arc::new(slot),
+            Err(why) => {
+                refuse(stream, tls.is_some(), peer, why);
+                continue;
+            }
+        };
+        let service = App {
+            slot: Some(slot),
+            ..app(state.clone(), peer)
+        };
         let tls = tls.clone();
         let stop = stop_rx.clone();
         let alive = alive_tx.clone();
         tokio::spawn(async move {
             match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => connection(s, service, stop, peer).await,
-                    Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => connection(s, service, stop, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake not done in time"),
+                    }
+                }
                 None => connection(stream, service, stop, peer).await,
             }
             drop(alive);

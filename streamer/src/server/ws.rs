@@ -38,6 +38,17 @@ const WS_MAX_MESSAGE: usize = 1 << 20;
 fn ws_max_message() -> usize {
     WS_MAX_MESSAGE.max(crate::clipboard::max_client_message() + 1)
 }
+/// A viewer sends only small control messages (hello, ping, keyframe, stats): anything
+/// larger is refused by the WebSocket layer before more of it is read.
+const WS_VIEWER_MAX_MESSAGE: usize = 64 * 1024;
+
+/// The largest message a connection with `role` may send, decided before reading any.
+fn max_message_for(role: Role) -> usize {
+    match role {
+        Role::Viewer => WS_VIEWER_MAX_MESSAGE,
+        Role::Controller => ws_max_message(),
+    }
+}
 /// Close code when the server stops.
 const GOING_AWAY: u16 = 1001;
 /// A viewer whose socket takes nothing for this long is disconnected: its frames are
@@ -71,13 +82,20 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, access: Access)
         return bad_request("Sec-WebSocket-Key missing\n");
     };
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    // The connection's place among the open ones stays taken while the session lasts.
+    let slot = req
+        .extensions()
+        .get::<Arc<super::limits::Admitted>>()
+        .cloned();
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
+                let max = max_message_for(access.role);
                 let config = WebSocketConfig::default()
-                    .max_message_size(Some(ws_max_message()))
-                    .max_frame_size(Some(ws_max_message()));
+                    .max_message_size(Some(max))
+                    .max_frame_size(Some(max));
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     WsRole::Server,
