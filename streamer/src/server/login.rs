@@ -144,6 +144,17 @@ pub async fn login(
             page(StatusCode::UNAUTHORIZED, "Wrong user name or password.")
         }
         Err(LoginError::Locked(retry)) => locked(addr, retry),
+        Err(LoginError::Busy) => {
+            let mut r = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many logins at once: try again in a moment.",
+            );
+            r.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            r
+        }
         Err(LoginError::Disabled) => text(StatusCode::INTERNAL_SERVER_ERROR, "login failed\n"),
     }
 }

@@ -269,7 +269,34 @@ pub struct Issued {
 pub enum LoginError {
     Wrong,
     Locked(Duration),
+    /// [`MAX_VERIFYING`] passwords are being checked already: try again in a moment.
+    Busy,
     Disabled,
+}
+
+/// Password checks (Argon2: tens of milliseconds of CPU and its memory each) running at
+/// once, from every client together; more are answered "busy" instead of queued.
+pub const MAX_VERIFYING: usize = 2;
+
+/// One running password check; dropping it frees its place.
+struct Verifying<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Verifying<'a> {
+    fn take(count: &'a std::sync::atomic::AtomicUsize) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_VERIFYING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(count))
+    }
+}
+
+impl Drop for Verifying<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// What a first start produced, for the one log line the operator needs.
@@ -288,6 +315,9 @@ struct Owner {
     signer: Signer,
     links: Mutex<Links>,
     limiter: Mutex<Limiter>,
+    verifying: std::sync::atomic::AtomicUsize,
+    /// Passwords checked since start.
+    checks: std::sync::atomic::AtomicU64,
     ended: Mutex<HashSet<String>>,
 }
 
@@ -391,6 +421,8 @@ impl Auth {
             signer: Signer::load_or_create(&dir.join("key"))?,
             links: Mutex::new(Links::load(dir.join("links.json"))?),
             limiter: Mutex::new(Limiter::new(config.max_failures, config.lockout)),
+            verifying: Default::default(),
+            checks: Default::default(),
             ended: Mutex::new(HashSet::new()),
         });
         Ok((auth, started))
@@ -454,19 +486,26 @@ impl Auth {
         unix: u64,
     ) -> Result<Issued, LoginError> {
         let o = self.owner.as_ref().ok_or(LoginError::Disabled)?;
-        if let Ok(mut l) = o.limiter.lock() {
-            l.check(addr, now).map_err(LoginError::Locked)?;
-        }
-        // Both checks always run, so the time taken does not tell a right user name.
-        let password_ok = password::verify(password, &o.hash);
         let user_ok = user == o.user;
+        let limiter = || o.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        // The attempt takes its place before the slow check, so attempts sent together are
+        // counted together.
+        let attempt = limiter()
+            .begin(addr, user_ok, now)
+            .map_err(LoginError::Locked)?;
+        let Some(_verifying) = Verifying::take(&o.verifying) else {
+            // Not a guess: the attempt is handed back unjudged.
+            limiter().unjudged(attempt);
+            return Err(LoginError::Busy);
+        };
+        // Both checks always run, so the time taken does not tell a right user name.
+        o.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let password_ok = password::verify(password, &o.hash);
         if !(password_ok && user_ok) {
-            let locked = o.limiter.lock().ok().and_then(|mut l| l.failure(addr, now));
+            let locked = limiter().failure(attempt, now);
             return Err(locked.map_or(LoginError::Wrong, LoginError::Locked));
         }
-        if let Ok(mut l) = o.limiter.lock() {
-            l.success(addr);
-        }
+        limiter().success(attempt);
         let sid = password::random_id(12).map_err(|_| LoginError::Disabled)?;
         let expires = unix + OWNER_SESSION.as_secs();
         let cookie = o
@@ -483,6 +522,13 @@ impl Auth {
                 identity: o.user.clone(),
             },
         })
+    }
+
+    /// How many passwords were checked since start (each attempt the limiter let through).
+    pub fn password_checks(&self) -> u64 {
+        self.owner
+            .as_ref()
+            .map_or(0, |o| o.checks.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Ends a session (logout): its cookie stops working and its connections close.

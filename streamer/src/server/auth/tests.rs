@@ -207,3 +207,72 @@ fn without_auth_nothing_is_a_session_and_no_file_is_written() {
     assert!(!dir.path().join("auth").exists());
     assert!(auth.session("s.a.o.b.1.00", 0).is_none());
 }
+
+#[test]
+fn guesses_sent_together_are_judged_no_more_often_than_one_by_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(
+        dir.path(),
+        &[
+            ("SKERRY_AUTH_PASSWORD", "pw"),
+            ("SKERRY_AUTH_MAX_FAILURES", "3"),
+        ],
+    );
+    let (auth, _) = Auth::start(&c, true, false).expect("start");
+    let auth = std::sync::Arc::new(auth);
+    let a: IpAddr = "192.0.2.1".parse().expect("ip");
+    let start = std::sync::Arc::new(std::sync::Barrier::new(40));
+    let t0 = Instant::now();
+    let results: Vec<LoginError> = (0..40)
+        .map(|i| {
+            let (auth, start) = (auth.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                auth.login(a, "skerry", &format!("guess{i}"), t0, 1)
+                    .expect_err("every guess is wrong")
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    // Never more than three passwords judged, however many arrived at once.
+    assert!(
+        auth.password_checks() <= 3,
+        "{} checks: {results:?}",
+        auth.password_checks()
+    );
+    let wrong = results.iter().filter(|r| **r == LoginError::Wrong).count();
+    assert!(wrong <= 2, "{results:?}");
+    assert!(
+        results.iter().all(|r| matches!(
+            r,
+            LoginError::Wrong | LoginError::Locked(_) | LoginError::Busy
+        )),
+        "{results:?}"
+    );
+    // One by one afterwards, the total stays the same.
+    for _ in 0..3 {
+        let _ = auth.login(a, "skerry", "again", t0, 1);
+    }
+    assert!(
+        auth.password_checks() <= 3,
+        "{} checks",
+        auth.password_checks()
+    );
+    assert!(matches!(
+        auth.login(a, "skerry", "pw", t0, 1),
+        Err(LoginError::Locked(_))
+    ));
+}
+
+#[test]
+fn password_checks_at_once_are_bounded() {
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let held: Vec<_> = (0..MAX_VERIFYING)
+        .map(|_| Verifying::take(&n).expect("a place"))
+        .collect();
+    assert!(Verifying::take(&n).is_none());
+    drop(held);
+    assert!(Verifying::take(&n).is_some());
+}
