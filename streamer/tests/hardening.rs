@@ -431,6 +431,47 @@ async fn a_viewer_can_neither_send_large_messages_nor_use_the_owners_probe() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_links_socket_closes_when_the_link_runs_out() {
+    use server::auth::{Auth, SecurityConfig, unix_now};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = SecurityConfig {
+        password: Some("pw".into()),
+        dir: Some(dir.path().to_path_buf()),
+        ..SecurityConfig::default()
+    };
+    let (auth, _) = Auth::start(&config, true, false).expect("auth");
+    // A link made a minute (its shortest life) minus two seconds ago: two seconds left.
+    let (_, token) = auth
+        .create_link(
+            proto::Role::Controller,
+            Duration::from_secs(60),
+            "brief",
+            unix_now() - 58,
+        )
+        .expect("link");
+    let cookie = auth.open_link(&token, unix_now()).expect("opens").cookie;
+    let s = TestServer::start_with(auth).await;
+    let mut ws = s.ws_as(Some(&cookie)).await;
+    next_video(&mut ws).await;
+    let opened = Instant::now();
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "session expired"));
+    assert!(opened.elapsed() < Duration::from_secs(5));
+    // And the cookie no longer opens one.
+    let tcp = TcpStream::connect(s.addr).await.expect("connect");
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://localhost:{}/ws", s.addr.port())
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "cookie",
+        format!("skerry_session={cookie}").parse().expect("header"),
+    );
+    assert!(tokio_tungstenite::client_async(request, tcp).await.is_err());
+    s.stop().await;
+}
+
 /// Kills the streamer if the test fails before it is done with it.
 struct Running(Child);
 

@@ -21,6 +21,9 @@ pub struct Access {
     pub sid: Option<String>,
     /// The share link the session came from.
     pub link: Option<String>,
+    /// When the session ends (unix seconds); its connections close then. `None` without
+    /// logins.
+    pub expires: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -70,6 +73,7 @@ pub fn authorize(parts: &Parts, client: &Client, auth: &Auth) -> Result<Access, 
             owner: false,
             sid: None,
             link: None,
+            expires: None,
         });
     }
     let session = cookie::find(&parts.headers)
@@ -81,6 +85,7 @@ pub fn authorize(parts: &Parts, client: &Client, auth: &Auth) -> Result<Access, 
         owner: session.owner,
         sid: Some(session.sid),
         link: session.link,
+        expires: Some(session.expires),
     })
 }
 

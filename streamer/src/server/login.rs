@@ -199,7 +199,7 @@ pub fn logout(state: &AppState, parts: &Parts, access: &Access, client: &Client)
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     if let Some(sid) = &access.sid {
-        state.auth.end(sid);
+        state.auth.end(sid, access.expires.unwrap_or(u64::MAX));
         tracing::info!(who = %access.identity, "logged out");
     }
     let base = state.auth.base.as_str();

@@ -265,9 +265,27 @@ where
     let mut farewell = (proto::close::NORMAL, String::new());
     let mut limiter = RateLimiter::new(Instant::now());
     let mut writer_done = false;
+    // The grant ends with the session: an owner's cookie or a share link running out closes
+    // the socket then, as a revocation does.
+    let ends = access.expires.map(|at| {
+        let left = Duration::from_secs(at.saturating_sub(super::auth::unix_now()));
+        tokio::time::Instant::now() + left
+    });
+    let expired = async move {
+        match ends {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut expired = std::pin::pin!(expired);
     loop {
         let next = tokio::select! {
             m = stream.next() => m,
+            () = &mut expired => {
+                tracing::info!(viewer = viewer.id, who = %access.identity, "session ended: closing");
+                farewell = (proto::close::POLICY, "session expired".into());
+                break;
+            }
             () = super::stopped(&mut stopping) => {
                 farewell = (GOING_AWAY, "server stopping".into());
                 break;

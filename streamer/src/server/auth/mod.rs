@@ -10,13 +10,13 @@
 //! a loopback bind public). `SKERRY_AUTH=on|off` overrides the guess.
 
 pub mod cookie;
+pub mod ended;
 pub mod limiter;
 pub mod links;
 pub mod net;
 pub mod password;
 pub mod token;
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::proto::Role;
 use crate::server::presence::Presence;
+use ended::Ended;
 use limiter::Limiter;
 use links::{Link, Links};
 use net::{BasePath, Cidr};
@@ -91,8 +92,6 @@ pub enum AuthMode {
 pub const OWNER_SESSION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest a share link may live.
 pub const MAX_LINK_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Logged-out sessions remembered (their cookies would otherwise stay valid until expiry).
-const MAX_ENDED: usize = 4096;
 
 /// The security settings from the environment (docs/configuration.md).
 #[derive(Debug, Clone)]
@@ -255,6 +254,8 @@ pub struct Session {
     /// The share link it came from.
     pub link: Option<String>,
     pub identity: String,
+    /// When it ends (unix seconds): the cookie's end, or its link's.
+    pub expires: u64,
 }
 
 /// A new session: the cookie value and how long it lasts.
@@ -318,7 +319,7 @@ struct Owner {
     verifying: std::sync::atomic::AtomicUsize,
     /// Passwords checked since start.
     checks: std::sync::atomic::AtomicU64,
-    ended: Mutex<HashSet<String>>,
+    ended: Mutex<Ended>,
 }
 
 /// The security state every request consults.
@@ -423,7 +424,7 @@ impl Auth {
             limiter: Mutex::new(Limiter::new(config.max_failures, config.lockout)),
             verifying: Default::default(),
             checks: Default::default(),
-            ended: Mutex::new(HashSet::new()),
+            ended: Mutex::new(Ended::load(dir.join("ended.json"), unix_now())?),
         });
         Ok((auth, started))
     }
@@ -442,9 +443,18 @@ impl Auth {
     pub fn session(&self, cookie: &str, now: u64) -> Option<Session> {
         let o = self.owner.as_ref()?;
         let fields = o.signer.verify(cookie)?;
-        let (sid, session) = match fields.as_slice() {
+        // Cookies carry when they were issued last (older ones, without it, count as
+        // issued at 0).
+        let (fields, issued) = match fields.as_slice() {
+            ["s", _, "o", _, _, iat] | ["s", _, "l", _, _, _, iat] => {
+                (&fields[..fields.len() - 1], iat.parse::<u64>().ok()?)
+            }
+            _ => (&fields[..], 0),
+        };
+        let (sid, session) = match fields {
             ["s", sid, "o", fp, exp] => {
-                if *fp != o.fingerprint || exp.parse::<u64>().ok()? <= now {
+                let expires = exp.parse::<u64>().ok()?;
+                if *fp != o.fingerprint || expires <= now {
                     return None;
                 }
                 let s = Session {
@@ -453,11 +463,13 @@ impl Auth {
                     owner: true,
                     link: None,
                     identity: o.user.clone(),
+                    expires,
                 };
                 (*sid, s)
             }
             ["s", sid, "l", id, role, exp] => {
-                if exp.parse::<u64>().ok()? <= now {
+                let expires = exp.parse::<u64>().ok()?;
+                if expires <= now {
                     return None;
                 }
                 let links = o.links.lock().ok()?;
@@ -465,11 +477,13 @@ impl Auth {
                 if Some(link.role) != parse_role(role) {
                     return None;
                 }
-                (*sid, link_session(sid, link))
+                let mut s = link_session(sid, link);
+                s.expires = s.expires.min(expires);
+                (*sid, s)
             }
             _ => return None,
         };
-        if o.ended.lock().ok()?.contains(sid) {
+        if o.ended.lock().ok()?.has_ended(sid, issued) {
             return None;
         }
         Some(session)
@@ -508,9 +522,14 @@ impl Auth {
         limiter().success(attempt);
         let sid = password::random_id(12).map_err(|_| LoginError::Disabled)?;
         let expires = unix + OWNER_SESSION.as_secs();
-        let cookie = o
-            .signer
-            .sign(&["s", &sid, "o", &o.fingerprint, &expires.to_string()]);
+        let cookie = o.signer.sign(&[
+            "s",
+            &sid,
+            "o",
+            &o.fingerprint,
+            &expires.to_string(),
+            &unix.to_string(),
+        ]);
         Ok(Issued {
             cookie,
             max_age: OWNER_SESSION.as_secs(),
@@ -520,6 +539,7 @@ impl Auth {
                 owner: true,
                 link: None,
                 identity: o.user.clone(),
+                expires,
             },
         })
     }
@@ -531,15 +551,14 @@ impl Auth {
             .map_or(0, |o| o.checks.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Ends a session (logout): its cookie stops working and its connections close.
-    pub fn end(&self, sid: &str) {
+    /// Ends a session (logout) whose cookie runs until `expires`: the cookie stops working,
+    /// also after a restart, and its connections close.
+    pub fn end(&self, sid: &str, expires: u64) {
         if let Some(o) = &self.owner
             && let Ok(mut ended) = o.ended.lock()
+            && let Err(e) = ended.end(sid, expires, unix_now())
         {
-            if ended.len() >= MAX_ENDED {
-                ended.clear();
-            }
-            ended.insert(sid.to_owned());
+            tracing::warn!("recording a logout: {e}");
         }
         self.presence.kick(|m| m.sid.as_deref() == Some(sid));
     }
@@ -628,6 +647,7 @@ impl Auth {
             &link.id,
             role_name(role),
             &link.expires.to_string(),
+            &now.to_string(),
         ]);
         Some(Issued {
             cookie,
@@ -649,6 +669,7 @@ fn link_session(sid: &str, link: &Link) -> Session {
         owner: false,
         link: Some(link.id.clone()),
         identity: format!("{name} #{}", &sid[..sid.len().min(4)]),
+        expires: link.expires,
     }
 }
 

@@ -193,8 +193,16 @@ fn logging_out_ends_the_session() {
         .login(a, "skerry", "pw", Instant::now(), 5)
         .expect("login");
     assert!(auth.session(&issued.cookie, 6).is_some());
-    auth.end(&issued.session.sid);
+    auth.end(&issued.session.sid, issued.session.expires);
     assert!(auth.session(&issued.cookie, 6).is_none());
+    // A restart does not bring it back.
+    drop(auth);
+    let (auth, _) = Auth::start(&c, true, true).expect("restart");
+    assert!(auth.session(&issued.cookie, 6).is_none());
+    let other = auth
+        .login(a, "skerry", "pw", Instant::now(), 7)
+        .expect("login");
+    assert!(auth.session(&other.cookie, 8).is_some());
 }
 
 #[test]
