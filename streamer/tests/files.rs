@@ -484,3 +484,115 @@ async fn downloads_stay_inside_their_directory() {
     assert_eq!(status, 405);
     s.stop().await;
 }
+
+/// A small tmpfs mounted over a folder for one test, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Self {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "this test mounts a small tmpfs to fill a disk: it must run as root"
+        );
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "skerry-test-disk",
+            ])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(ok.success(), "mount -t tmpfs failed");
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_an_upload_at_its_start_and_a_reserved_one_completes() {
+    let s = Server::start(16 << 20).await;
+    let _disk = SmallDisk::mount(&s.up(), "1m");
+    // More than the disk holds: refused before any byte is written, nothing left behind.
+    let (status, json) = s
+        .upload("full-000001", "big.bin", &pattern(2 << 20, 3))
+        .await;
+    assert_eq!(status, 507, "{json}");
+    let error = json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("disk is full"), "{json}");
+    assert!(error.contains("2097152 bytes needed"), "{json}");
+    assert!(tree(&s.up()).is_empty(), "{:?}", tree(&s.up()));
+
+    // One upload that fits takes its room at the start: a second one that would not fit
+    // beside it is refused, and the first completes whole.
+    let first = pattern(600 << 10, 4);
+    let path = |id: &str, offset: usize, len: usize| {
+        format!("/api/upload/{id}?name={id}.bin&size={len}&offset={offset}")
+    };
+    let (status, _, _) = s
+        .request(
+            "PUT",
+            &path("fits-000001", 0, first.len()),
+            &[],
+            Bytes::copy_from_slice(&first[..1000]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, json) = s
+        .upload("late-000001", "late.bin", &pattern(600 << 10, 5))
+        .await;
+    assert_eq!(status, 507, "{json}");
+    let (status, _, body) = s
+        .request(
+            "PUT",
+            &path("fits-000001", 1000, first.len()),
+            &[],
+            Bytes::copy_from_slice(&first[1000..]),
+        )
+        .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        std::fs::read(s.up().join("fits-000001.bin")).expect("read"),
+        first
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn one_user_has_a_few_uploads_going_at_once() {
+    let s = Server::start(1 << 20).await;
+    let start = |n: usize| {
+        let path = format!("/api/upload/busy-{n:06}?name=b{n}.bin&size=100&offset=0");
+        let s = &s;
+        async move {
+            let (status, _, body) = s
+                .request("PUT", &path, &[], Bytes::from(vec![1u8; 10]))
+                .await;
+            (status, String::from_utf8_lossy(&body).to_string())
+        }
+    };
+    for n in 0..skerry_streamer::files::MAX_UPLOADS_PER_USER {
+        assert_eq!(start(n).await.0, 200);
+    }
+    let (status, body) = start(99).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("uploads going already"), "{body}");
+    // One finished (cancelled) frees a place.
+    let (status, _, _) = s
+        .request("DELETE", "/api/upload/busy-000000", &[], Bytes::new())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(start(99).await.0, 200);
+    s.stop().await;
+}

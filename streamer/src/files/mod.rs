@@ -42,6 +42,8 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 pub const MAX_CHUNK: u64 = 16 << 20;
 /// Uploads that may be in progress at once, across all clients.
 pub const MAX_CONCURRENT_UPLOADS: usize = 32;
+/// Uploads one user (an owner, a share link, an address without logins) has going at once.
+pub const MAX_UPLOADS_PER_USER: usize = 4;
 
 /// Where files go and come from (`SKERRY_UPLOAD_DIR`, `SKERRY_DOWNLOAD_DIR`,
 /// `SKERRY_UPLOAD_MAX_SIZE`).
@@ -137,6 +139,16 @@ pub fn allowed(role: Role, _op: Operation) -> bool {
     role == Role::Controller
 }
 
+/// Who an upload counts for: the owner, one share link (all its sessions together), or
+/// the address when logins are off.
+fn uploader(access: &Access) -> String {
+    match (&access.link, access.owner) {
+        (Some(link), _) => format!("link {link}"),
+        (None, true) => "owner".into(),
+        (None, false) => access.identity.clone(),
+    }
+}
+
 /// Whether `path` belongs to this module.
 pub fn handles(path: &str) -> bool {
     path == "/api/files"
@@ -166,6 +178,10 @@ pub enum FilesError {
         "too many uploads at once (at most {MAX_CONCURRENT_UPLOADS}); try again when some finish"
     )]
     Busy,
+    #[error("you have {MAX_UPLOADS_PER_USER} uploads going already; try again when one finishes")]
+    BusyUser,
+    #[error("the desktop's disk is full: {needed} bytes needed, {free} free")]
+    NoSpace { needed: u64, free: u64 },
     #[error("the server could not store or read the file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -179,7 +195,8 @@ impl FilesError {
             Self::Method => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy | Self::BusyUser => StatusCode::TOO_MANY_REQUESTS,
+            Self::NoSpace { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -217,7 +234,9 @@ pub async fn route(
         } else {
             let id = path.strip_prefix("/api/upload/").unwrap_or("");
             match parts.method {
-                Method::PUT => upload::put(files, id, parts.uri.query(), body).await,
+                Method::PUT => {
+                    upload::put(files, id, parts.uri.query(), body, &uploader(access)).await
+                }
                 Method::DELETE => upload::cancel(files, id),
                 _ => Err(FilesError::Method),
             }

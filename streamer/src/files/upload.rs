@@ -4,6 +4,13 @@
 //! the wrong offset is refused with the offset the server holds, which is how a client
 //! resumes. Bytes go from the request body straight to disk; only when the declared size
 //! is reached is the file renamed (without replacing anything) to its final name.
+//!
+//! The whole declared size is reserved on disk (`fallocate`) before the first chunk is
+//! taken, so a full disk is a clear refusal at the start rather than a broken file later;
+//! where the file system cannot reserve, its free space is checked instead. Each chunk is
+//! written at the offset the server holds, so a chunk that failed half-way is overwritten
+//! when the client resumes, never appended after. One user (an owner, a share link, or an
+//! address without logins) has at most [`MAX_UPLOADS_PER_USER`] uploads going at once.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -17,7 +24,10 @@ use hyper::{Response, StatusCode};
 use tokio::io::AsyncWriteExt;
 
 use super::url::query_param;
-use super::{Files, FilesBody, FilesError, MAX_CHUNK, MAX_CONCURRENT_UPLOADS, json_response};
+use super::{
+    Files, FilesBody, FilesError, MAX_CHUNK, MAX_CONCURRENT_UPLOADS, MAX_UPLOADS_PER_USER,
+    json_response,
+};
 
 /// An upload nobody has added to for this long is abandoned and its partial file removed.
 const ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -31,6 +41,8 @@ struct Upload {
     /// Taken while a chunk is being written, so one upload has one writer.
     file: Option<File>,
     touched: Instant,
+    /// Who started it (see [`MAX_UPLOADS_PER_USER`]).
+    who: String,
 }
 
 #[derive(Debug, Default)]
@@ -75,14 +87,58 @@ fn lock(files: &Files) -> std::sync::MutexGuard<'_, Uploads> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One chunk: `PUT /api/upload/<id>?name=&size=&offset=`.
+/// Makes room for `size` bytes in `file` on `dir`'s file system, or says how much there is.
+fn reserve(file: &File, dir: &Path, size: u64) -> Result<(), FilesError> {
+    use rustix::io::Errno;
+    let no_space = || {
+        let free = rustix::fs::statvfs(dir)
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+            .unwrap_or(0);
+        FilesError::NoSpace { needed: size, free }
+    };
+    if size == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, size) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOSPC | Errno::DQUOT) => Err(no_space()),
+        // A file system that cannot reserve: its free space has to do.
+        Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+            let e = no_space();
+            match e {
+                FilesError::NoSpace { free, .. } if free >= size => Ok(()),
+                e => Err(e),
+            }
+        }
+        Err(e) => Err(FilesError::Io(e.into())),
+    }
+}
+
+/// A write error as the user should read it: a full disk says so.
+fn write_error(e: std::io::Error, dir: &Path, needed: u64) -> FilesError {
+    match e.raw_os_error() {
+        Some(libc_code)
+            if libc_code == rustix::io::Errno::NOSPC.raw_os_error()
+                || libc_code == rustix::io::Errno::DQUOT.raw_os_error() =>
+        {
+            let free = rustix::fs::statvfs(dir)
+                .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+                .unwrap_or(0);
+            FilesError::NoSpace { needed, free }
+        }
+        _ => FilesError::Io(e),
+    }
+}
+
+/// One chunk: `PUT /api/upload/<id>?name=&size=&offset=`, from `who`.
 pub(super) async fn put(
     files: &Files,
     id: &str,
     query: Option<&str>,
     mut body: Incoming,
+    who: &str,
 ) -> Result<Response<FilesBody>, FilesError> {
-    let result = put_chunk(files, id, query, &mut body).await;
+    let result = put_chunk(files, id, query, &mut body, who).await;
     if result.is_err() {
         drain(&mut body).await;
     }
@@ -109,6 +165,7 @@ async fn put_chunk(
     id: &str,
     query: Option<&str>,
     body: &mut Incoming,
+    who: &str,
 ) -> Result<Response<FilesBody>, FilesError> {
     if !valid_id(id) {
         return Err(FilesError::BadRequest(
@@ -150,6 +207,9 @@ async fn put_chunk(
             if uploads.by_id.len() >= MAX_CONCURRENT_UPLOADS {
                 return Err(FilesError::Busy);
             }
+            if uploads.by_id.values().filter(|u| u.who == who).count() >= MAX_UPLOADS_PER_USER {
+                return Err(FilesError::BusyUser);
+            }
             std::fs::create_dir_all(dir)?;
             let part = dir.join(format!(".skerry-upload-{id}.part"));
             let file = OpenOptions::new()
@@ -157,6 +217,12 @@ async fn put_chunk(
                 .create_new(true)
                 .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
                 .open(&part)?;
+            if let Err(e) = reserve(&file, dir, size) {
+                drop(file);
+                let _ = std::fs::remove_file(&part);
+                tracing::warn!(%id, %name, size, "upload refused: {e}");
+                return Err(e);
+            }
             tracing::info!(%id, %name, size, "upload started");
             uploads.by_id.insert(
                 id.to_owned(),
@@ -167,6 +233,7 @@ async fn put_chunk(
                     part,
                     file: Some(file),
                     touched: now,
+                    who: who.to_owned(),
                 },
             );
         }
@@ -195,7 +262,13 @@ async fn put_chunk(
     let limit = (size - offset).min(MAX_CHUNK);
     let mut written = 0u64;
     let mut async_file = tokio::fs::File::from_std(file);
+    // Where the server's count says, whatever a failed chunk left behind it.
     let mut outcome: Result<(), FilesError> = async {
+        use tokio::io::AsyncSeekExt;
+        async_file
+            .seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(FilesError::Io)?;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| FilesError::BadRequest(format!("body: {e}")))?;
             let Ok(data) = frame.into_data() else {
@@ -206,7 +279,10 @@ async fn put_chunk(
                     "the chunk is longer than the {limit} bytes expected at offset {offset}"
                 )));
             }
-            async_file.write_all(&data).await?;
+            async_file
+                .write_all(&data)
+                .await
+                .map_err(|e| write_error(e, dir, size - offset - written))?;
             written += data.len() as u64;
         }
         Ok(())
@@ -215,7 +291,7 @@ async fn put_chunk(
     if let Err(e) = async_file.flush().await
         && outcome.is_ok()
     {
-        outcome = Err(e.into());
+        outcome = Err(write_error(e, dir, size - offset - written));
     }
     let file = async_file.into_std().await;
 
@@ -246,7 +322,7 @@ async fn put_chunk(
     drop(uploads);
     if let Err(e) = file.sync_all() {
         let _ = std::fs::remove_file(&u.part);
-        return Err(e.into());
+        return Err(write_error(e, dir, 0));
     }
     drop(file);
     let final_name = match place(dir, &u.part, &u.name) {
