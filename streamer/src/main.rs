@@ -210,6 +210,13 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    // The desktop's programs run as the same user: without this any of them could read this
+    // process's environment (the owner's password) and memory through /proc or ptrace.
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!("cannot keep the desktop's programs out of the streamer's memory: {e}");
+    }
     let config = match Config::from_env(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(errors) => {

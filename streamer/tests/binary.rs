@@ -135,3 +135,73 @@ fn invalid_configuration_is_reported_whole_and_fails() {
         "{log}"
     );
 }
+
+#[test]
+fn the_desktop_users_programs_cannot_read_the_streamers_environment_or_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test runs the streamer as another user: it must run as root"
+    );
+    const USER: &str = "65534";
+    // The streamer and its folder where that user can reach them (the build tree may not be).
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = dir.path().join("skerry-streamer");
+    std::fs::copy(env!("CARGO_BIN_EXE_skerry-streamer"), &bin).expect("copy");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).expect("mkdir");
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).expect("chown");
+    let secret = "owner-secret-7f3a";
+    let as_user = |program: &std::path::Path| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", USER, "--regid", USER, "--clear-groups"])
+            .arg(program);
+        c
+    };
+    let child = as_user(&bin)
+        .env_clear()
+        .env("SKERRY_SOURCE", "synthetic")
+        .env("SKERRY_PORT", "0")
+        .env("SKERRY_AUTH", "on")
+        .env("SKERRY_AUTH_PASSWORD", secret)
+        .env("SKERRY_CONFIG_DIR", &state)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the streamer starts");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the streamer logs where it serves")
+            .expect("utf-8 log");
+        if line.contains("https://127.0.0.1:") {
+            break;
+        }
+    }
+    let pid = running.0.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(USER)),
+        "{status}"
+    );
+    // Another program of the same user: its environment and memory stay closed.
+    for file in ["environ", "mem", "maps"] {
+        let out = as_user(std::path::Path::new("/bin/cat"))
+            .arg(format!("/proc/{pid}/{file}"))
+            .output()
+            .expect("cat runs");
+        assert!(!out.status.success(), "{file} was readable");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(secret),
+            "{file} shows the password"
+        );
+    }
+}
