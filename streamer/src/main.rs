@@ -241,7 +241,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             None => match &config.tls_dir {
                 Some(dir) => match tls::load_or_create(dir) {
                     Ok(pair) => {
-                        tracing::info!(dir = %dir.display(), "using the self-signed certificate kept in");
+                        tracing::info!(dir = %shown(dir), "using the self-signed certificate kept in");
                         pair
                     }
                     Err(e) => {
@@ -346,14 +346,14 @@ fn start_auth(config: &Config, tls: bool) -> anyhow::Result<Auth> {
             "logins are off (SKERRY_AUTH=auto on a loopback address, or off): everyone who reaches the port controls the desktop"
         ),
         (Some(user), Some(password), file) => {
-            let file = file.map(|f| f.display().to_string()).unwrap_or_default();
+            let file = file.map(|f| shown(&f)).unwrap_or_default();
             tracing::warn!(
                 "logins are on. Generated credentials (shown only now; stored hashed in {file}): user {user:?} password {password:?}"
             );
         }
         (Some(user), None, Some(file)) => tracing::info!(
             "logins are on for user {user:?}; the password generated on the first start is stored hashed in {} (delete it to get a new one shown, or set SKERRY_AUTH_PASSWORD)",
-            file.display()
+            shown(&file)
         ),
         (Some(user), None, None) => {
             tracing::info!(
@@ -449,5 +449,35 @@ mod tests {
         .expect("fails");
         assert!(format!("{err:#}").contains("Wayland compositor"), "{err:#}");
         p.shutdown();
+    }
+}
+
+/// A path as people know it: the folder skerry-init hands over as a descriptor
+/// (`/proc/self/fd/N/…`) by the name it had when it was opened.
+fn shown(path: &std::path::Path) -> String {
+    let mut parts = path.components();
+    let fd_dir: std::path::PathBuf = parts.by_ref().take(5).collect();
+    if fd_dir.parent() == Some(std::path::Path::new("/proc/self/fd"))
+        && let Ok(real) = std::fs::read_link(&fd_dir)
+    {
+        return real.join(parts.as_path()).display().to_string();
+    }
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_folder_handed_over_as_a_descriptor_is_shown_by_its_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fd = std::fs::File::open(dir.path()).expect("open");
+        let via = format!("/proc/self/fd/{}/auth/password", fd.as_raw_fd());
+        assert_eq!(
+            super::shown(std::path::Path::new(&via)),
+            dir.path().join("auth/password").display().to_string()
+        );
+        assert_eq!(super::shown(std::path::Path::new("/etc/x")), "/etc/x");
     }
 }

@@ -24,6 +24,7 @@ use skerry_init::machine::Machine;
 use skerry_init::notify::NotifySocket;
 use skerry_init::privileges;
 use skerry_init::runner::Runner;
+use skerry_init::secrets;
 use skerry_init::services;
 use skerry_init::spawn::Identity;
 use skerry_init::state_dir;
@@ -265,6 +266,29 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
     let mut env = child_env(&cfg, &account, &runtime_dir, &notify, &status_path, &gpu);
     env.extend(from_user.into_iter().map(|(k, v)| (k, v.into())));
 
+    // The streamer's secrets out of the desktop user's reach, unless the operator chose
+    // where they live.
+    let chosen_dir = env.iter().any(|(k, _)| k == "SKERRY_CONFIG_DIR");
+    let secrets = if separate && !chosen_dir {
+        let mut taken = gpu.groups.clone();
+        taken.push(account.gid);
+        let gid = secrets::choose_gid(Path::new("/etc"), &taken);
+        match secrets::prepare(&account.home, account.uid, gid) {
+            Ok(s) => {
+                info!(dir = %account.home.join(secrets::DIR_NAME).display(), gid, "the streamer's folder");
+                Some(s)
+            }
+            Err(e) => {
+                warn!(
+                    "cannot make the streamer a folder of its own ({e}): its keys stay where the desktop user can read them"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+
     // Everything root had to prepare is ready: keep only what starting and signalling the
     // services needs. A desktop that runs as root (PUID=0) keeps root's rights, as chosen.
     if separate {
@@ -296,6 +320,7 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
         status_interval: cfg.status_interval,
         watchdog,
         outer_notify: has_outer_manager,
+        secrets,
     })
 }
 

@@ -25,7 +25,7 @@ use crate::gpu::Gpu;
 use crate::machine::{Action, Event, Exit, Machine, Outcome, ServiceId, Sig, State};
 use crate::notify::NotifySocket;
 use crate::services::ServiceSpec;
-use crate::spawn::{Identity, spawn};
+use crate::spawn::{Extra, Identity, spawn};
 use crate::status;
 
 /// Everything the loop needs, prepared by setup.
@@ -48,6 +48,8 @@ pub struct Runner {
     pub watchdog: Option<Duration>,
     /// Tell an outer service manager (systemd) about readiness and stopping.
     pub outer_notify: bool,
+    /// The streamer's own folder, when root serves another user (`crate::secrets`).
+    pub secrets: Option<crate::secrets::Secrets>,
 }
 
 /// How often a service's readiness path is looked for while it starts.
@@ -146,7 +148,20 @@ impl Runner {
                     let mut env = crate::services::service_env(&spec.plan.name, &self.env);
                     env.push(("SKERRY_SERVICE".into(), spec.plan.name.clone().into()));
                     env.push(("DISPLAY".into(), self.display.clone().into()));
-                    match spawn(spec, &env, &self.home, &self.identity) {
+                    let mut extra = Extra::default();
+                    if let Some(s) = self
+                        .secrets
+                        .as_ref()
+                        .filter(|_| spec.plan.name == crate::services::SECRET_HOLDER)
+                    {
+                        env.retain(|(k, _)| k != "SKERRY_CONFIG_DIR");
+                        env.push(("SKERRY_CONFIG_DIR".into(), s.config_dir().into()));
+                        extra = Extra {
+                            group: Some(s.gid),
+                            keep_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s.dir)),
+                        };
+                    }
+                    match spawn(spec, &env, &self.home, &self.identity, extra) {
                         Ok(pid) => {
                             info!(service = %spec.plan.name, pid, "started");
                             st.pids.insert(pid, id);

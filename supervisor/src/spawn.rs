@@ -26,12 +26,22 @@ pub struct Identity {
     pub switch: bool,
 }
 
+/// What one service gets beyond the common identity: the streamer's group and folder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extra {
+    /// One more supplementary group.
+    pub group: Option<u32>,
+    /// A descriptor left open across exec, at its own number.
+    pub keep_fd: Option<std::os::fd::RawFd>,
+}
+
 /// Starts `spec` with exactly `env`; returns its pid (also its process group id).
 pub fn spawn(
     spec: &ServiceSpec,
     env: &[(String, OsString)],
     cwd: &Path,
     who: &Identity,
+    extra: Extra,
 ) -> std::io::Result<i32> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -40,7 +50,9 @@ pub fn spawn(
         .stdin(Stdio::null())
         .process_group(0);
     let cwd = std::ffi::CString::new(cwd.as_os_str().as_encoded_bytes()).ok();
-    let groups: Vec<libc::gid_t> = who.groups.clone();
+    let mut groups: Vec<libc::gid_t> = who.groups.clone();
+    groups.extend(extra.group);
+    let keep_fd = extra.keep_fd;
     let (uid, gid, switch) = (who.uid, who.gid, who.switch);
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls on data prepared before the fork; it allocates nothing.
@@ -50,6 +62,11 @@ pub fn spawn(
                 && (libc::setgroups(groups.len(), groups.as_ptr()) != 0
                     || libc::setgid(gid) != 0
                     || libc::setuid(uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(fd) = keep_fd
+                && libc::fcntl(fd, libc::F_SETFD, 0) != 0
             {
                 return Err(std::io::Error::last_os_error());
             }

@@ -230,10 +230,15 @@ fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), UserError> {
 }
 
 /// Gives a tree to `uid:gid` without following symbolic links or leaving the filesystem.
+/// The streamer's folder in it stays root's (`crate::secrets`).
 fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), UserError> {
     let dev = fs::symlink_metadata(root).map_err(io(root))?.dev();
+    let keep = root.join(crate::secrets::DIR_NAME);
     let mut stack = vec![root.to_path_buf()];
     while let Some(path) = stack.pop() {
+        if path == keep {
+            continue;
+        }
         chown(&path, uid, gid)?;
         let meta = fs::symlink_metadata(&path).map_err(io(&path))?;
         if meta.is_dir() && meta.dev() == dev {

@@ -278,3 +278,82 @@ fn a_bad_value_in_the_users_settings_file_is_dropped_not_fatal() {
         app.log()
     );
 }
+
+#[test]
+fn the_streamers_keys_are_in_a_folder_the_desktop_user_cannot_enter_or_replace() {
+    let toml = r#"
+[[service]]
+name = "streamer"
+command = ["/bin/sh", "-c", "echo \"dir=$SKERRY_CONFIG_DIR\" > @DIR@/s.tmp; id -G >> @DIR@/s.tmp; echo signing-key > \"$SKERRY_CONFIG_DIR/key\" && echo wrote >> @DIR@/s.tmp; mv @DIR@/s.tmp @DIR@/s; while [ ! -e @DIR@/crash ]; do sleep 0.05; done; rm -f @DIR@/crash; exit 1"]
+[[service]]
+name = "desk"
+command = ["/bin/sh", "-c", "sleep 1000"]
+"#;
+    let app = Appliance::start_prepared(toml, &[("PUID", UID), ("PGID", GID)], |dir| {
+        // Something of the user's already where the folder goes: a link to its own folder.
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join("mine")).expect("mkdir");
+        std::os::unix::fs::symlink(home.join("mine"), home.join(".skerry")).expect("symlink");
+    });
+    assert!(
+        wait_for(Duration::from_secs(10), || !app.read("s").is_empty()),
+        "{}",
+        app.log()
+    );
+    let report = app.lines("s");
+    assert!(report[0].starts_with("dir=/proc/self/fd/"), "{report:?}");
+    assert_eq!(
+        report.get(2).map(String::as_str),
+        Some("wrote"),
+        "{report:?}"
+    );
+    let folder = app.path("home/.skerry");
+    let meta = std::fs::symlink_metadata(&folder).expect("the folder");
+    assert!(meta.is_dir(), "the user's link was not moved aside");
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (0, 0o770));
+    // The streamer has the folder's group; the desktop user has not.
+    assert!(
+        report[1]
+            .split_whitespace()
+            .any(|g| g == meta.gid().to_string()),
+        "{report:?}"
+    );
+    assert_ne!(meta.gid(), 12346);
+    assert_eq!(
+        std::fs::read_to_string(folder.join("key")).expect("key"),
+        "signing-key\n"
+    );
+    assert!(app.path("home/mine").is_dir() && !app.path("home/mine/key").exists());
+    // The desktop user can neither read the key nor list the folder.
+    let out = as_desktop_user(&format!("cat {f}/key; ls {f}", f = folder.display()));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("signing-key"),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{out:?}"
+    );
+    // Moving it away and planting one of its own does not reach a restarted streamer.
+    let out = as_desktop_user(&format!(
+        "cd {h} && mv .skerry .skerry.gone && mkdir .skerry && echo forged > .skerry/key",
+        h = app.path("home").display()
+    ));
+    assert!(out.status.success(), "{out:?}");
+    std::fs::remove_file(app.path("s")).expect("rm");
+    std::fs::write(app.path("crash"), "").expect("crash");
+    assert!(
+        wait_for(Duration::from_secs(20), || !app.read("s").is_empty()),
+        "the streamer did not come back:\n{}",
+        app.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.path("home/.skerry/key")).expect("the user's"),
+        "forged\n",
+        "the streamer wrote into the user's folder"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.path("home/.skerry.gone/key")).expect("the real one"),
+        "signing-key\n"
+    );
+}

@@ -114,10 +114,19 @@ fn directories_get_owner_and_mode() {
     let outside = dir.path().join("outside");
     std::fs::write(&outside, "y").expect("write");
     std::os::unix::fs::symlink(&outside, home.join("link")).expect("symlink");
+    // The streamer's folder is root's and stays so.
+    std::fs::create_dir_all(home.join(".skerry/auth")).expect("mkdir");
     ensure_dir(&home, 2000, 2001, None, true).expect("home");
     for p in ["", "a", "a/b", "a/b/file"] {
         let m = std::fs::metadata(home.join(p)).expect("meta");
         assert_eq!((m.uid(), m.gid()), (2000, 2001), "{p}");
+    }
+    for p in [".skerry", ".skerry/auth"] {
+        assert_eq!(
+            std::fs::metadata(home.join(p)).expect("meta").uid(),
+            0,
+            "{p}"
+        );
     }
     assert_eq!(std::fs::metadata(&outside).expect("meta").uid(), 0);
     // Already right at the top: the tree is not walked again.
