@@ -348,11 +348,11 @@ fn start_auth(config: &Config, tls: bool) -> anyhow::Result<Auth> {
         (Some(user), Some(password), file) => {
             let file = file.map(|f| shown(&f)).unwrap_or_default();
             tracing::warn!(
-                "logins are on. Generated credentials (shown only now; stored hashed in {file}): user {user:?} password {password:?}"
+                "logins are on. Generated credentials (shown only now; stored hashed in {file}, and in initial-password beside it, readable by the streamer alone): user {user:?} password {password:?}"
             );
         }
         (Some(user), None, Some(file)) => tracing::info!(
-            "logins are on for user {user:?}; the password generated on the first start is stored hashed in {} (delete it to get a new one shown, or set SKERRY_AUTH_PASSWORD)",
+            "logins are on for user {user:?}; the password generated on the first start is stored hashed in {} and in clear in initial-password beside it (delete both to get a new one shown, or set SKERRY_AUTH_PASSWORD)",
             shown(&file)
         ),
         (Some(user), None, None) => {

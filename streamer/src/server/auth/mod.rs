@@ -396,8 +396,13 @@ impl Auth {
                 .create(&dir)
                 .map_err(|e| AuthError::io(&dir, e))?;
         }
+        let initial = dir.join("initial-password");
         let hash = match &config.password {
-            Some(p) => password::hash(p)?,
+            Some(p) => {
+                // A generated password shown earlier no longer applies.
+                let _ = std::fs::remove_file(&initial);
+                password::hash(p)?
+            }
             None => {
                 let file = dir.join("password");
                 started.password_file = Some(file.clone());
@@ -407,6 +412,9 @@ impl Auth {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         let clear = password::generate(20)?;
                         let hash = password::hash(&clear)?;
+                        // Kept in clear too (0600, in the streamer's own folder), so the log
+                        // is not its only copy.
+                        write_private(&initial, format!("{clear}\n").as_bytes())?;
                         write_private(&file, format!("{hash}\n").as_bytes())?;
                         started.generated_password = Some(clear);
                         hash

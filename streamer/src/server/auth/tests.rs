@@ -78,6 +78,17 @@ fn a_generated_password_is_shown_once_and_stored_hashed() {
     assert!(stored.starts_with("$argon2id$") && !stored.contains(&clear));
     let mode = std::fs::metadata(&file).expect("file").permissions();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077, 0);
+    // The log is not the only copy: the clear password is kept, 0600, beside the hash.
+    let initial = dir.path().join("auth/initial-password");
+    assert_eq!(
+        std::fs::read_to_string(&initial).expect("initial-password"),
+        format!("{clear}\n")
+    );
+    let mode = std::fs::metadata(&initial).expect("file").permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
     let addr: IpAddr = "192.0.2.1".parse().expect("ip");
     let issued = auth
         .login(addr, "skerry", &clear, Instant::now(), 1000)
@@ -104,6 +115,10 @@ fn a_generated_password_is_shown_once_and_stored_hashed() {
     let changed = config(dir.path(), &[("SKERRY_AUTH_PASSWORD", "new secret")]);
     let (changed, _) = Auth::start(&changed, true, true).expect("start");
     assert!(changed.session(&issued.cookie, 1001).is_none());
+    assert!(
+        !initial.exists(),
+        "the generated password no longer applies"
+    );
 }
 
 #[test]
