@@ -96,6 +96,17 @@ impl TestServer {
 
     /// A WebSocket with the session `cookie`, if any.
     async fn ws_as(&self, cookie: Option<&str>) -> Ws {
+        let mut ws = self.try_ws_as(cookie).await.expect("WebSocket handshake");
+        let hello = r#"{"type":"hello","version":1,"decoders":{"h264":true,"jpeg":true}}"#;
+        ws.send(Message::Text(hello.into())).await.expect("hello");
+        ws
+    }
+
+    /// The WebSocket handshake alone, with the session `cookie`, if any.
+    async fn try_ws_as(
+        &self,
+        cookie: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let tcp = TcpStream::connect(self.addr).await.expect("connect");
         let url = format!("ws://localhost:{}/ws", self.addr.port());
@@ -106,12 +117,9 @@ impl TestServer {
                 format!("skerry_session={c}").parse().expect("header"),
             );
         }
-        let (mut ws, _) = tokio_tungstenite::client_async(request, tcp)
+        tokio_tungstenite::client_async(request, tcp)
             .await
-            .expect("WebSocket handshake");
-        let hello = r#"{"type":"hello","version":1,"decoders":{"h264":true,"jpeg":true}}"#;
-        ws.send(Message::Text(hello.into())).await.expect("hello");
-        ws
+            .map(|(ws, _)| ws)
     }
 
     /// Sends raw bytes as one HTTP connection and returns the status line's code.
@@ -359,6 +367,18 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_go_on() {
     s.stop().await;
 }
 
+/// Logins on, with the owner's password `pw`, keeping their files in `dir`.
+fn logins_on(dir: &std::path::Path) -> server::auth::Auth {
+    let config = server::auth::SecurityConfig {
+        password: Some("pw".into()),
+        dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    };
+    server::auth::Auth::start(&config, true, false)
+        .expect("auth")
+        .0
+}
+
 /// A GET with the session `cookie`; the status code.
 async fn get_as(s: &TestServer, path: &str, cookie: &str) -> u16 {
     let request = format!(
@@ -369,15 +389,10 @@ async fn get_as(s: &TestServer, path: &str, cookie: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_can_neither_send_large_messages_nor_use_the_owners_probe() {
-    use server::auth::{Auth, SecurityConfig, unix_now};
+    use server::auth::unix_now;
     use skerry_streamer::clipboard::{ClipboardData, Selection};
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = SecurityConfig {
-        password: Some("pw".into()),
-        dir: Some(dir.path().to_path_buf()),
-        ..SecurityConfig::default()
-    };
-    let (auth, _) = Auth::start(&config, true, false).expect("auth");
+    let auth = logins_on(dir.path());
     let link = |role| {
         let (_, token) = auth
             .create_link(role, Duration::from_secs(3600), "guest", unix_now())
@@ -433,14 +448,9 @@ async fn a_viewer_can_neither_send_large_messages_nor_use_the_owners_probe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_links_socket_closes_when_the_link_runs_out() {
-    use server::auth::{Auth, SecurityConfig, unix_now};
+    use server::auth::unix_now;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = SecurityConfig {
-        password: Some("pw".into()),
-        dir: Some(dir.path().to_path_buf()),
-        ..SecurityConfig::default()
-    };
-    let (auth, _) = Auth::start(&config, true, false).expect("auth");
+    let auth = logins_on(dir.path());
     // A link made a minute (its shortest life) minus two seconds ago: two seconds left.
     let (_, token) = auth
         .create_link(
@@ -459,16 +469,7 @@ async fn a_share_links_socket_closes_when_the_link_runs_out() {
     assert_eq!((code, reason.as_str()), (1008, "session expired"));
     assert!(opened.elapsed() < Duration::from_secs(5));
     // And the cookie no longer opens one.
-    let tcp = TcpStream::connect(s.addr).await.expect("connect");
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://localhost:{}/ws", s.addr.port())
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "cookie",
-        format!("skerry_session={cookie}").parse().expect("header"),
-    );
-    assert!(tokio_tungstenite::client_async(request, tcp).await.is_err());
+    assert!(s.try_ws_as(Some(&cookie)).await.is_err());
     s.stop().await;
 }
 

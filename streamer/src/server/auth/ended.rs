@@ -73,9 +73,7 @@ impl Ended {
             return Ok(());
         };
         let json = serde_json::to_vec(&self.stored).unwrap_or_default();
-        let tmp = path.with_extension("json.tmp");
-        super::write_private(&tmp, &json)?;
-        std::fs::rename(&tmp, path).map_err(|e| AuthError::io(path, e))
+        super::replace_private(path, &json)
     }
 }
 

@@ -80,6 +80,13 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AuthError> 
         .map_err(|e| AuthError::io(path, e))
 }
 
+/// Replaces `path` whole with `bytes` (0600): written beside it, then renamed over it.
+pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), AuthError> {
+    let tmp = path.with_extension("json.tmp");
+    write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| AuthError::io(path, e))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
     /// On unless the port is only reachable from this machine.
