@@ -320,11 +320,7 @@ async fn oversized_http_requests_are_refused() {
     let bad_length = "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: lots\r\n\r\n";
     assert_eq!(s.raw_status(bad_length.as_bytes()).await, 400);
     // The server is fine after all of it.
-    assert_eq!(
-        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await,
-        200
-    );
+    assert_eq!(healthz(&s).await, 200);
     s.stop().await;
 }
 
@@ -338,19 +334,11 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_go_on() {
     }
     // Let the server accept them all before the next one.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await,
-        503
-    );
+    assert_eq!(healthz(&s).await, 503);
     // A place freed is a place taken again.
     idle.pop();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await,
-        200
-    );
+    assert_eq!(healthz(&s).await, 200);
     // A WebSocket keeps its place after the upgrade.
     idle.pop();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -358,13 +346,15 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_go_on() {
     next_video(&mut ws).await;
     idle.push(TcpStream::connect(s.addr).await.expect("connect"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await,
-        503
-    );
+    assert_eq!(healthz(&s).await, 503);
     drop((idle, ws));
     s.stop().await;
+}
+
+/// `GET /healthz` on a connection of its own; the status code.
+async fn healthz(s: &TestServer) -> u16 {
+    s.raw_status(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
 }
 
 /// Logins on, with the owner's password `pw`, keeping their files in `dir`.
