@@ -32,6 +32,9 @@ pub struct Config {
     pub command: Option<String>,
     /// Start Xwayland for X11 applications.
     pub xwayland: bool,
+    /// The `skerry-compositor` binary Xwayland is started through (crate::xauth): this
+    /// program unless the compositor is embedded in another one.
+    pub xwayland_launcher: Option<PathBuf>,
     /// Where to write a JSON snapshot of the counters and windows (`SKERRY_STATS_FILE`).
     pub stats_file: Option<PathBuf>,
 }
@@ -49,6 +52,7 @@ impl Config {
             single_app: false,
             command: None,
             xwayland: false,
+            xwayland_launcher: None,
             stats_file: None,
         }
     }

@@ -30,6 +30,7 @@ mod ssd;
 pub mod state;
 pub mod windows;
 pub mod x11_dir;
+pub mod xauth;
 
 use std::{
     ffi::OsString,
@@ -163,7 +164,7 @@ impl Compositor {
     /// Starts Xwayland (if configured) and then the configured command.
     pub fn start_children(&mut self) {
         let spawn = |state: &mut Skerry, display: Option<u32>| {
-            notify_ready(display);
+            notify_ready(display, state.xauthority.as_deref());
             if let Some(cmd) = state.config.command.clone() {
                 spawn_command(state, &cmd, display);
             }
@@ -196,14 +197,15 @@ impl Compositor {
 /// Tells a supervisor (sd_notify, when `NOTIFY_SOCKET` is set) that clients can connect, and
 /// which X display Xwayland took, so applications it starts afterwards get the right
 /// `DISPLAY`.
-fn notify_ready(display: Option<u32>) {
+fn notify_ready(display: Option<u32>, authority: Option<&std::path::Path>) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
     let display = display.map(|d| format!("DISPLAY=:{d}"));
+    let authority = authority.map(|a| format!("XAUTHORITY={}", a.display()));
     let mut states = vec![sd_notify::NotifyState::Ready];
-    if let Some(d) = &display {
-        states.push(sd_notify::NotifyState::Custom(d));
+    for field in display.iter().chain(&authority) {
+        states.push(sd_notify::NotifyState::Custom(field));
     }
     if let Err(e) = sd_notify::notify(false, &states) {
         tracing::warn!("cannot notify readiness: {e}");
@@ -248,6 +250,14 @@ pub fn spawn_command(state: &Skerry, cmd: &str, display: Option<u32>) {
         }
         None => {
             command.env_remove("DISPLAY");
+        }
+    }
+    match &state.xauthority {
+        Some(a) => {
+            command.env("XAUTHORITY", a);
+        }
+        None => {
+            command.env_remove("XAUTHORITY");
         }
     }
     match command.spawn() {

@@ -5,6 +5,10 @@ use anyhow::Context;
 use skerry_compositor::{Compositor, config};
 
 fn main() -> anyhow::Result<()> {
+    // Started as `Xwayland` through the compositor's own link: become it, with a cookie.
+    if let Some(e) = skerry_compositor::xauth::run_as_xwayland() {
+        anyhow::bail!("starting Xwayland with a cookie: {e}");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -153,6 +153,8 @@ pub struct Skerry {
     pub xwm: Option<X11Wm>,
     pub xwayland_client: Option<Client>,
     pub xdisplay: Option<u32>,
+    /// The Xauthority file X11 clients need (`XAUTHORITY`), when Xwayland has a cookie.
+    pub xauthority: Option<std::path::PathBuf>,
 
     // Window management.
     pub layout: Layout,
@@ -316,6 +318,7 @@ impl Skerry {
             xwm: None,
             xwayland_client: None,
             xdisplay: None,
+            xauthority: None,
             layout,
             windows: HashMap::new(),
             pending_windows: Vec::new(),

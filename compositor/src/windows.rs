@@ -483,6 +483,7 @@ impl Skerry {
             "toplevels": self.toplevels(),
             "socket": self.socket_name.to_string_lossy(),
             "x11_display": self.xdisplay,
+            "x11_authority": self.xauthority,
         });
         let tmp = path.with_extension("tmp");
         let result =

@@ -31,13 +31,24 @@ fn foot_and_weston_simple_shm_map_windows() {
     assert!(c.alive());
 }
 
+/// Waits for Xwayland; the display number and the Xauthority file its clients need.
+fn x11_of(c: &Running) -> (u64, String) {
+    wait_for("Xwayland", Duration::from_secs(30), || {
+        let s = c.stats()?;
+        Some((
+            s["x11_display"].as_u64()?,
+            s["x11_authority"].as_str()?.to_string(),
+        ))
+    })
+}
+
 /// Waits for Xwayland, then maps `xlogo` through it.
 fn xlogo_maps(c: &mut Running) {
-    let display = wait_for("Xwayland", Duration::from_secs(30), || {
-        c.stats().and_then(|s| s["x11_display"].as_u64())
-    });
+    let (display, authority) = x11_of(c);
     let mut xlogo = c.command("xlogo");
-    xlogo.env("DISPLAY", format!(":{display}"));
+    xlogo
+        .env("DISPLAY", format!(":{display}"))
+        .env("XAUTHORITY", authority);
     c.spawn(xlogo);
     let t = c.wait_toplevel("xlogo with a surface", |t| {
         t["x11"] == true && t["has_surface"] == true
@@ -63,6 +74,34 @@ fn x11_window_maps_with_a_wl_surface() {
     let mut c = Running::start(&[], &[]);
     xlogo_maps(&mut c);
     assert_eq!(mode_and_owner(X11_UNIX), (0o1777, 0), "{}", c.log());
+}
+
+#[test]
+fn an_x11_client_without_the_cookie_is_refused() {
+    require(&["xlogo", "Xwayland"]);
+    if ran_on_a_fresh_tmp("an_x11_client_without_the_cookie_is_refused") {
+        return;
+    }
+    let mut c = Running::start(&[], &[]);
+    let (display, authority) = x11_of(&c);
+    let meta = std::fs::metadata(&authority).expect("the Xauthority file");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    // Another local program without the cookie: no Xauthority file at all.
+    let mut stranger = c.command("xlogo");
+    stranger
+        .env("DISPLAY", format!(":{display}"))
+        .env("XAUTHORITY", c.path("no-such-file"))
+        .env_remove("HOME");
+    let mut stranger = stranger.spawn().expect("xlogo starts");
+    let refused = wait_for("xlogo to give up", Duration::from_secs(20), || {
+        stranger.try_wait().expect("wait")
+    });
+    assert!(!refused.success(), "a client without the cookie connected");
+    // With it, the same program maps.
+    xlogo_maps(&mut c);
 }
 
 #[test]
@@ -240,13 +279,12 @@ fn wtype_text_arrives_in_an_x11_xterm() {
         return;
     }
     let mut c = Running::start(&[], &[]);
-    let display = wait_for("Xwayland", Duration::from_secs(30), || {
-        c.stats().and_then(|s| s["x11_display"].as_u64())
-    });
+    let (display, authority) = x11_of(&c);
     let file = c.path("typed-x11.txt");
     let mut xterm = c.command("xterm");
     xterm
         .env("DISPLAY", format!(":{display}"))
+        .env("XAUTHORITY", authority)
         .args(["-class", "SkerryXterm", "-e", "sh", "-c"])
         .arg(format!("cat > {}", file.display()));
     c.spawn(xterm);

@@ -44,6 +44,8 @@ impl Desktop {
         config.height = size.1;
         config.scale = scale;
         config.xwayland = xwayland;
+        // Embedded here: Xwayland starts through the real binary (crate::xauth).
+        config.xwayland_launcher = Some(env!("CARGO_BIN_EXE_skerry-compositor").into());
         let compositor = CompositorThread::spawn(config).expect("start compositor");
         Self {
             compositor,
@@ -225,11 +227,13 @@ fn xterm_gets_a_title_bar_and_its_close_button_ends_it() {
         return;
     }
     let d = Desktop::start(true);
-    let display = wait_for("Xwayland", Duration::from_secs(30), || {
-        d.compositor.with_state(|s| s.xdisplay)
+    let (display, authority) = wait_for("Xwayland", Duration::from_secs(30), || {
+        d.compositor
+            .with_state(|s| s.xdisplay.zip(s.xauthority.clone()))
     });
     let mut cmd = d.command("xterm");
     cmd.env("DISPLAY", format!(":{display}"))
+        .env("XAUTHORITY", authority)
         .args(["-class", "SsdXterm", "-bg", "#102030", "-e", "sleep", "600"]);
     let mut xterm = Guard(cmd.spawn().expect("start xterm"));
     let (frame, _) = d.settled(

@@ -313,6 +313,7 @@ fn setup(env: &HashMap<String, String>, v: Validated) -> anyhow::Result<Runner> 
         runtime_dir,
         wayland_display: cfg.wayland_display.clone(),
         display: cfg.x_display.clone(),
+        xauthority: None,
         notify,
         signals,
         gpu,

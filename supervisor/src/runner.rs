@@ -39,6 +39,8 @@ pub struct Runner {
     pub runtime_dir: PathBuf,
     pub wayland_display: String,
     pub display: String,
+    /// The Xauthority file X11 clients need, once the compositor announced it.
+    pub xauthority: Option<String>,
     pub notify: NotifySocket,
     pub signals: SignalFd,
     pub gpu: Gpu,
@@ -148,6 +150,10 @@ impl Runner {
                     let mut env = crate::services::service_env(&spec.plan.name, &self.env);
                     env.push(("SKERRY_SERVICE".into(), spec.plan.name.clone().into()));
                     env.push(("DISPLAY".into(), self.display.clone().into()));
+                    if let Some(a) = &self.xauthority {
+                        env.retain(|(k, _)| k != "XAUTHORITY");
+                        env.push(("XAUTHORITY".into(), a.into()));
+                    }
                     let mut extra = Extra::default();
                     if let Some(s) = self
                         .secrets
@@ -276,6 +282,10 @@ impl Runner {
             if let Some(x) = msg.get("DISPLAY") {
                 info!(service = %self.specs[id].plan.name, x_display = x, "X display announced");
                 self.display = x.to_string();
+            }
+            if let Some(a) = msg.get("XAUTHORITY") {
+                info!(service = %self.specs[id].plan.name, xauthority = a, "X cookie announced");
+                self.xauthority = Some(a.to_string());
             }
             if let Some(status) = msg.get("STATUS") {
                 debug!(service = %self.specs[id].plan.name, status, "status");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Appliance, wait_for};
 use nix::sys::signal::Signal;
 
-const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS', 'PULSE_SERVER', 'SKERRY_AUTH_PASSWORD', 'PASSWORD']";
+const KEYS: &str = "['WAYLAND_DISPLAY', 'DISPLAY', 'XAUTHORITY', 'XDG_RUNTIME_DIR', 'SKERRY_SERVICE', 'SKERRY_GPU', 'SKERRY_STATUS_FILE', 'TZ', 'SKERRY_FPS', 'PULSE_SERVER', 'SKERRY_AUTH_PASSWORD', 'PASSWORD']";
 
 /// A stand-in service: records its environment, pid and start, binds a socket under the
 /// runtime directory if asked (the Wayland display, the audio server's `pulse/native`),
@@ -82,7 +82,11 @@ fn default_services_are_wired_as_the_appliance_needs() {
             install(
                 dir,
                 "skerry-compositor",
-                &fake("compositor", "skerry-0", "\\nDISPLAY=:7"),
+                &fake(
+                    "compositor",
+                    "skerry-0",
+                    "\\nDISPLAY=:7\\nXAUTHORITY=/run/x/cookie",
+                ),
             );
             install(dir, "pulseaudio", &fake("audio", "pulse/native", ""));
             install(dir, "skerry-streamer", &fake("streamer", "", ""));
@@ -175,6 +179,10 @@ fn default_services_are_wired_as_the_appliance_needs() {
         let env = env_of(&app, name);
         // Started after the compositor said DISPLAY=:7.
         assert!(env.contains(&"DISPLAY=:7".to_string()), "{name}: {env:?}");
+        assert!(
+            env.contains(&"XAUTHORITY=/run/x/cookie".to_string()),
+            "{name}: {env:?}"
+        );
         assert!(
             env.contains(&"WAYLAND_DISPLAY=skerry-0".to_string()),
             "{name}: {env:?}"

@@ -58,11 +58,26 @@ impl Skerry {
         let wanted = std::env::var("DISPLAY")
             .ok()
             .and_then(|d| d.strip_prefix(':')?.split('.').next()?.parse::<u32>().ok());
+        // Clients need a cookie: Xwayland starts through the compositor's link (crate::xauth).
+        let launch = match crate::xauth::prepare(
+            &self.config.runtime_dir,
+            self.config.xwayland_launcher.as_deref(),
+        ) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot give Xwayland a cookie ({e}): every local program may connect to it"
+                );
+                None
+            }
+        };
+        let env = launch.as_ref().map(|l| l.env.clone()).unwrap_or_default();
+        self.xauthority = launch.map(|l| l.authority);
         let spawn = |display: Option<u32>| {
             XWayland::spawn(
                 &self.display_handle,
                 display,
-                std::iter::empty::<(String, String)>(),
+                env.clone(),
                 true,
                 Stdio::null(),
                 Stdio::null(),
