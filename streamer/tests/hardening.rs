@@ -41,6 +41,11 @@ impl TestServer {
 
     /// With logins as `auth` decides.
     async fn start_with(auth: server::auth::Auth) -> Self {
+        Self::start_full(auth, None).await
+    }
+
+    /// With logins as `auth` decides, and HTTPS with `tls`.
+    async fn start_full(auth: server::auth::Auth, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let pipeline = Pipeline::start(PipelineConfig {
             x264_preset: "ultrafast".into(),
             x264_threads: 1,
@@ -73,7 +78,7 @@ impl TestServer {
         let mut stop_rx = stop.subscribe();
         let task = tokio::spawn(server::serve(
             listener,
-            None,
+            tls,
             state,
             async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
@@ -348,6 +353,31 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_go_on() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(healthz(&s).await, 503);
     drop((idle, ws));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_comes_is_given_up() {
+    let (certs, key) =
+        server::tls::self_signed(&server::tls::default_names()).expect("certificate");
+    let acceptor = server::tls::acceptor(certs, key).expect("acceptor");
+    let s = TestServer::start_full(Default::default(), Some(acceptor)).await;
+    // Connected, and silent: the server closes it once the handshake time is up.
+    let mut silent = TcpStream::connect(s.addr).await.expect("connect");
+    let opened = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        limits::HANDSHAKE_TIMEOUT + Duration::from_secs(10),
+        silent.read(&mut buf),
+    )
+    .await
+    .expect("the server closed the silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let waited = opened.elapsed();
+    assert!(
+        waited >= limits::HANDSHAKE_TIMEOUT - Duration::from_millis(500),
+        "closed after {waited:?}"
+    );
     s.stop().await;
 }
 

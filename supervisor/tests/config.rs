@@ -161,6 +161,17 @@ fn each_bad_value_is_one_clear_line() {
             "config",
             "SKERRY_HOME=\"config\": expected an absolute path",
         ),
+        // Compared with the system's folders once `..` is resolved.
+        (
+            "SKERRY_HOME",
+            "/home/../etc",
+            "SKERRY_HOME=\"/home/../etc\": expected an absolute path outside the system's folders",
+        ),
+        (
+            "SKERRY_RUNTIME_DIR",
+            "/usr/./../run",
+            "SKERRY_RUNTIME_DIR=\"/usr/./../run\": expected an absolute path outside the system's folders",
+        ),
         (
             "SKERRY_GPU",
             "nvidia",
@@ -475,4 +486,12 @@ fn shell_settings_from_the_file_are_checked_and_passed_on() {
         errs.iter().any(|e| e.contains("SKERRY_DESKTOP_APPS")),
         "{errs:?}"
     );
+}
+
+#[test]
+fn paths_are_normalised_before_they_are_used() {
+    let c = parse(&[("SKERRY_HOME", "/srv/desk/../desk2/./")], None).expect("valid");
+    assert_eq!(c.home.as_deref(), Some(Path::new("/srv/desk2")));
+    let c = parse(&[("SKERRY_RUNTIME_DIR", "/run/user/1000/../1001")], None).expect("valid");
+    assert_eq!(c.runtime_dir.as_deref(), Some(Path::new("/run/user/1001")));
 }

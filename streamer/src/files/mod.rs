@@ -42,8 +42,9 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 pub const MAX_CHUNK: u64 = 16 << 20;
 /// Uploads that may be in progress at once, across all clients.
 pub const MAX_CONCURRENT_UPLOADS: usize = 32;
-/// Uploads one user (an owner, a share link, an address without logins) has going at once.
-pub const MAX_UPLOADS_PER_USER: usize = 4;
+/// Uploads one user (an owner, a share link, an address without logins) has going at once:
+/// two pages each sending the web client's three in parallel fit.
+pub const MAX_UPLOADS_PER_USER: usize = 8;
 
 /// Where files go and come from (`SKERRY_UPLOAD_DIR`, `SKERRY_DOWNLOAD_DIR`,
 /// `SKERRY_UPLOAD_MAX_SIZE`).
