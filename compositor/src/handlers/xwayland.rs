@@ -72,7 +72,7 @@ impl Skerry {
             }
         };
         let env = launch.as_ref().map(|l| l.env.clone()).unwrap_or_default();
-        self.xauthority = launch.map(|l| l.authority);
+        let mut authority = launch.map(|l| l.authority);
         let spawn = |display: Option<u32>| {
             XWayland::spawn(
                 &self.display_handle,
@@ -119,6 +119,7 @@ impl Skerry {
                             Ok(wm) => {
                                 state.xwm = Some(wm);
                                 state.xdisplay = Some(display_number);
+                                state.xauthority = authority.take();
                                 tracing::info!("Xwayland ready on DISPLAY=:{display_number}");
                                 state.write_stats_file();
                                 Some(display_number)
