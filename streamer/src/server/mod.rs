@@ -387,11 +387,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set the send buffer size");
         }
         // Everyone behind a trusted proxy arrives from its address: it counts in the total only.
-        let shared = state
-            .auth
-            .trusted_proxies
-            .iter()
-            .any(|c| c.contains(peer.ip()));
+        let shared = auth::net::is_trusted(&state.auth.trusted_proxies, peer.ip());
         let slot = match connections.admit(peer.ip(), shared) {
             Ok(slot) => Arc::new(slot),
             Err(why) => {

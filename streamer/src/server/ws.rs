@@ -38,14 +38,12 @@ const WS_MAX_MESSAGE: usize = 1 << 20;
 fn ws_max_message() -> usize {
     WS_MAX_MESSAGE.max(crate::clipboard::max_client_message() + 1)
 }
-/// A viewer sends only small control messages (hello, ping, keyframe, stats): anything
-/// larger is refused by the WebSocket layer before more of it is read.
-const WS_VIEWER_MAX_MESSAGE: usize = 64 * 1024;
-
-/// The largest message a connection with `role` may send, decided before reading any.
+/// The largest message a connection with `role` may send, decided before reading any: a
+/// viewer sends only small text messages (hello, ping, keyframe), so anything over the
+/// protocol's text limit is refused by the WebSocket layer before more of it is read.
 fn max_message_for(role: Role) -> usize {
     match role {
-        Role::Viewer => WS_VIEWER_MAX_MESSAGE,
+        Role::Viewer => proto::MAX_TEXT_MESSAGE,
         Role::Controller => ws_max_message(),
     }
 }

@@ -90,6 +90,11 @@ fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     (!first.is_empty()).then_some(first)
 }
 
+/// Whether `peer` is one of the trusted proxies.
+pub fn is_trusted(trusted: &[Cidr], peer: IpAddr) -> bool {
+    trusted.iter().any(|c| c.contains(peer))
+}
+
 /// Resolves the client of a request that arrived from `peer` (over TLS when `tls`).
 pub fn resolve(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[Cidr]) -> Client {
     let host = headers
@@ -102,7 +107,7 @@ pub fn resolve(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &[Cidr]) -
         https: tls,
         host,
     };
-    if !trusted.iter().any(|c| c.contains(peer)) {
+    if !is_trusted(trusted, peer) {
         return client;
     }
     // The right-most address a trusted proxy did not add itself is the client.
