@@ -118,26 +118,27 @@ fn validate_with_user_settings(
         Ok(v) => return Ok(Validated { from_user, ..v }),
         Err(errors) => errors,
     };
-    let theirs: Vec<&ConfigError> = errors
+    // (setting, the line that says what is wrong with it)
+    let theirs: Vec<(String, String)> = errors
         .0
         .iter()
-        .filter(|e| {
-            matches!(e, ConfigError::Invalid { setting, .. }
-                if from_user.iter().any(|(k, _)| k == setting))
+        .filter_map(|e| match e {
+            ConfigError::Invalid { setting, .. } if from_user.iter().any(|(k, _)| k == setting) => {
+                Some((setting.clone(), e.to_string()))
+            }
+            _ => None,
         })
         .collect();
     if theirs.is_empty() {
         return Err(errors);
     }
-    for e in theirs {
-        if let ConfigError::Invalid { setting, .. } = e {
-            warn!(
-                "{e}: ignored (it came from {})",
-                env["SKERRY_USER_SETTINGS"]
-            );
-            env.remove(setting);
-            from_user.retain(|(k, _)| k != setting);
-        }
+    for (setting, problem) in theirs {
+        warn!(
+            "{problem}: ignored (it came from {})",
+            env["SKERRY_USER_SETTINGS"]
+        );
+        env.remove(&setting);
+        from_user.retain(|(k, _)| *k != setting);
     }
     validate(env).map(|v| Validated { from_user, ..v })
 }

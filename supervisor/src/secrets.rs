@@ -17,9 +17,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat, renameat};
-use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
+use nix::fcntl::{AtFlags, openat, renameat};
+use nix::sys::stat::{Mode, fchmod, fstat};
 use nix::unistd::{Gid, Uid, fchown, fchownat};
+
+use crate::state_dir::{DIR_FLAGS, make_and_open};
 
 /// The folder's name in the home.
 pub const DIR_NAME: &str = ".skerry";
@@ -62,19 +64,10 @@ pub fn prepare(home: &Path, uid: u32, gid: u32) -> Result<Secrets, SecretsError>
         let p = p.to_path_buf();
         move |source| SecretsError::Sys { path: p, source }
     };
-    let dir_flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
-    let home_fd = nix::fcntl::open(home, dir_flags, Mode::empty()).map_err(sys(home))?;
+    let home_fd = nix::fcntl::open(home, DIR_FLAGS, Mode::empty()).map_err(sys(home))?;
     let name = name();
     for attempt in 0..3 {
-        match mkdirat(
-            home_fd.as_fd(),
-            name.as_c_str(),
-            Mode::from_bits_truncate(0o700),
-        ) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(sys(&path)(e)),
-        }
-        let found = match openat(home_fd.as_fd(), name.as_c_str(), dir_flags, Mode::empty()) {
+        let found = match make_and_open(home_fd.as_fd(), name.as_c_str(), 0o700) {
             Ok(fd) => match fstat(&fd) {
                 Ok(st) if st.st_uid == 0 => Some(fd),
                 Ok(st) => {
@@ -140,8 +133,8 @@ fn hand_over(dir: &OwnedFd, path: &Path, uid: u32) -> Result<(), SecretsError> {
             .map_err(sys)?;
         }
         if meta.is_dir() {
-            let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
-            let sub = openat(dir.as_fd(), name.as_c_str(), flags, Mode::empty()).map_err(sys)?;
+            let sub =
+                openat(dir.as_fd(), name.as_c_str(), DIR_FLAGS, Mode::empty()).map_err(sys)?;
             hand_over(&sub, &path.join(entry.file_name()), uid)?;
         }
     }

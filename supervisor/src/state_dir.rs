@@ -8,8 +8,8 @@
 //! root, not writable by group or others unless sticky), and the last one is root's with
 //! mode 0755, so services can read the status file and reach the socket but change neither.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -31,6 +31,26 @@ pub enum StateDirError {
 
 const MODE: u32 = 0o755;
 
+/// How root opens a folder it is about to trust: a directory, never through a link.
+pub(crate) const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC)
+    .union(OFlag::O_RDONLY);
+
+/// Makes `name` in `parent` with `mode` unless something is there already, then opens
+/// whatever is there with [`DIR_FLAGS`] (`ELOOP`/`ENOTDIR` for a link or a file).
+pub(crate) fn make_and_open(
+    parent: BorrowedFd<'_>,
+    name: &CStr,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
+    match mkdirat(parent, name, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    openat(parent, name, DIR_FLAGS, Mode::empty())
+}
+
 /// Creates (or checks) `dir` as described above.
 pub fn prepare(dir: &Path) -> Result<(), StateDirError> {
     let mut parts = dir.components();
@@ -39,13 +59,12 @@ pub fn prepare(dir: &Path) -> Result<(), StateDirError> {
     {
         return Err(StateDirError::NotAbsolute(dir.to_path_buf()));
     }
-    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
     let sys = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StateDirError::Sys { path, source }
     };
     let root = Path::new("/");
-    let mut fd = nix::fcntl::open(root, flags, Mode::empty()).map_err(sys(root))?;
+    let mut fd = nix::fcntl::open(root, DIR_FLAGS, Mode::empty()).map_err(sys(root))?;
     check(&fd, root, false)?;
     let mut path = PathBuf::from("/");
     let names: Vec<_> = parts.collect();
@@ -54,11 +73,7 @@ pub fn prepare(dir: &Path) -> Result<(), StateDirError> {
         let last = i + 1 == names.len();
         let c = CString::new(name.as_os_str().as_bytes())
             .map_err(|_| StateDirError::NotAbsolute(dir.to_path_buf()))?;
-        match mkdirat(fd.as_fd(), c.as_c_str(), Mode::from_bits_truncate(MODE)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(sys(&path)(e)),
-        }
-        let next = match openat(fd.as_fd(), c.as_c_str(), flags, Mode::empty()) {
+        let next = match make_and_open(fd.as_fd(), c.as_c_str(), MODE) {
             Ok(next) => next,
             Err(Errno::ELOOP | Errno::ENOTDIR) => {
                 return Err(StateDirError::Unsafe {
