@@ -87,46 +87,45 @@ fn lock(files: &Files) -> std::sync::MutexGuard<'_, Uploads> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The bytes an unprivileged writer may still use on `dir`'s file system (0 if unknown).
+fn free_space(dir: &Path) -> u64 {
+    rustix::fs::statvfs(dir)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(0)
+}
+
 /// Makes room for `size` bytes in `file` on `dir`'s file system, or says how much there is.
 fn reserve(file: &File, dir: &Path, size: u64) -> Result<(), FilesError> {
     use rustix::io::Errno;
-    let no_space = || {
-        let free = rustix::fs::statvfs(dir)
-            .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-            .unwrap_or(0);
-        FilesError::NoSpace { needed: size, free }
-    };
     if size == 0 {
         return Ok(());
     }
+    let no_space = || FilesError::NoSpace {
+        needed: size,
+        free: free_space(dir),
+    };
     match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, size) {
         Ok(()) => Ok(()),
         Err(Errno::NOSPC | Errno::DQUOT) => Err(no_space()),
         // A file system that cannot reserve: its free space has to do.
-        Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
-            let e = no_space();
-            match e {
-                FilesError::NoSpace { free, .. } if free >= size => Ok(()),
-                e => Err(e),
-            }
-        }
+        Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) if free_space(dir) >= size => Ok(()),
+        Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => Err(no_space()),
         Err(e) => Err(FilesError::Io(e.into())),
     }
 }
 
 /// A write error as the user should read it: a full disk says so.
 fn write_error(e: std::io::Error, dir: &Path, needed: u64) -> FilesError {
-    match e.raw_os_error() {
-        Some(libc_code)
-            if libc_code == rustix::io::Errno::NOSPC.raw_os_error()
-                || libc_code == rustix::io::Errno::DQUOT.raw_os_error() =>
-        {
-            let free = rustix::fs::statvfs(dir)
-                .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-                .unwrap_or(0);
-            FilesError::NoSpace { needed, free }
+    let full = [rustix::io::Errno::NOSPC, rustix::io::Errno::DQUOT]
+        .iter()
+        .any(|c| e.raw_os_error() == Some(c.raw_os_error()));
+    if full {
+        FilesError::NoSpace {
+            needed,
+            free: free_space(dir),
         }
-        _ => FilesError::Io(e),
+    } else {
+        FilesError::Io(e)
     }
 }
 
