@@ -17,6 +17,10 @@ export const FLAG_KEYFRAME = 1 << 0;
 export const FLAG_REFRESH = 1 << 1;
 export const FLAG_CHROMA444 = 1 << 2;
 export const FLAG_END_OF_FRAME = 1 << 3;
+export const FLAG_DAMAGE = 1 << 4;
+export const FLAG_OVERLAY = 1 << 5;
+/** Most rectangles a damage list may carry. */
+export const MAX_DAMAGE_RECTS = 64;
 
 export const VIDEO_HEADER_LEN = 28;
 export const CURSOR_HEADER_LEN = 16;
@@ -66,6 +70,26 @@ export function parseBinary(data) {
     case MSG_VIDEO: {
       if (v.byteLength < VIDEO_HEADER_LEN) throw new ProtocolError('video message too short');
       const flags = v.getUint8(2);
+      let start = VIDEO_HEADER_LEN;
+      let damage = null;
+      if (flags & FLAG_DAMAGE) {
+        // u16 count, then x, y, width, height (u16) per rectangle.
+        if (v.byteLength < start + 2) throw new ProtocolError('video damage list is truncated');
+        const n = v.getUint16(start, true);
+        if (n > MAX_DAMAGE_RECTS) throw new ProtocolError(`video damage list has ${n} rectangles`);
+        if (v.byteLength < start + 2 + n * 8) throw new ProtocolError('video damage list is truncated');
+        damage = [];
+        for (let i = 0; i < n; i++) {
+          const o = start + 2 + i * 8;
+          damage.push({
+            x: v.getUint16(o, true),
+            y: v.getUint16(o + 2, true),
+            width: v.getUint16(o + 4, true),
+            height: v.getUint16(o + 6, true),
+          });
+        }
+        start += 2 + n * 8;
+      }
       return {
         kind: 'video',
         codec: v.getUint8(1),
@@ -74,6 +98,8 @@ export function parseBinary(data) {
         refresh: (flags & FLAG_REFRESH) !== 0,
         chroma444: (flags & FLAG_CHROMA444) !== 0,
         endOfFrame: (flags & FLAG_END_OF_FRAME) !== 0,
+        overlay: (flags & FLAG_OVERLAY) !== 0,
+        damage,
         frameId: v.getUint32(4, true),
         captureTimeUs: v.getBigUint64(8, true),
         x: v.getUint16(16, true),
@@ -82,7 +108,7 @@ export function parseBinary(data) {
         height: v.getUint16(22, true),
         frameWidth: v.getUint16(24, true),
         frameHeight: v.getUint16(26, true),
-        payload: bytes.subarray(VIDEO_HEADER_LEN),
+        payload: bytes.subarray(start),
       };
     }
     case MSG_CURSOR_IMAGE: {

@@ -4,6 +4,8 @@
 // exposes it as `window.skerry.stats` so the browser tests read exactly what the overlay
 // shows. Rates (fps, bitrate, decode time) are computed once a second from the counters.
 
+import { CODEC_H264 } from './proto.js';
+
 export class Stats {
   constructor() {
     this.connectedState = 'connecting';
@@ -20,6 +22,8 @@ export class Stats {
     this.refreshes = 0;
     this.lastFrameRefresh = false; // the newest frame is a paint-over refresh
     this.jpegRegions = 0;
+    this.overlayTiles = 0; // JPEG 4:4:4 refresh tiles drawn over the H.264 picture
+    this.partialDraws = 0; // H.264 frames drawn only inside their damage
     this.lastFrameId = -1;
     this.lastDecodedFrameId = -1;
     this.droppedMessages = 0;
@@ -73,7 +77,8 @@ export class Stats {
     this.videoMessages++;
     this.videoBytes += bytes;
     this.lastFrameId = msg.frameId;
-    if (msg.endOfFrame && msg.keyframe) this.keyframes++;
+    // An H.264 keyframe may be followed by its refresh tiles, which end the frame.
+    if (msg.keyframe && (msg.endOfFrame || msg.codec === CODEC_H264)) this.keyframes++;
     if (msg.endOfFrame && msg.refresh) this.refreshes++;
     if (msg.endOfFrame) this.lastFrameRefresh = msg.refresh;
   }

@@ -1,14 +1,19 @@
 // Turns video messages into pixels on the canvas.
 //
-// H.264 goes through WebCodecs' VideoDecoder, configured from the SPS of each keyframe (a new
-// SPS — size or profile change, e.g. the 4:4:4 paint-over refresh — reconfigures it). After a
-// decoder error or a (re)connect nothing is decoded until the next keyframe, which is asked
-// for. JPEG regions are decoded with createImageBitmap and drawn together once the frame's
-// last region (end-of-frame flag) arrived, so a frame never shows half-updated.
+// H.264 goes through WebCodecs' VideoDecoder, configured from the SPS of a keyframe (a new
+// SPS — a size change — reconfigures it). After a decoder error or a (re)connect nothing is
+// decoded until the next keyframe, which is asked for. JPEG regions are decoded with
+// createImageBitmap and drawn together once the frame's last region (end-of-frame flag)
+// arrived, so a frame never shows half-updated.
 //
-// The canvas is never cleared: each frame draws only what arrived (the whole picture for
-// H.264, the damaged stripes for JPEG) over what is already there. Its backing store is the
-// frame size, one canvas pixel per output pixel.
+// The canvas is never cleared: each frame draws only what arrived over what is already
+// there — a keyframe whole, an H.264 P-frame only inside the macroblock rectangles of its
+// damage list, JPEG stripes where they belong. The paint-over refresh of an H.264 stream
+// brings JPEG 4:4:4 tiles (overlay flag) that are drawn over the decoded picture, and since
+// later P-frames draw only where they changed, a typed glyph does not undo the sharpness
+// anywhere else. Every frame and tile set is drawn in arrival order through one queue,
+// whatever order the decoders finish in. The canvas's backing store is the frame size, one
+// canvas pixel per output pixel.
 
 import { CODEC_H264, CODEC_JPEG } from './proto.js';
 import { codecFromSps, findSps, sameBytes } from './h264.js';
@@ -31,7 +36,7 @@ export class VideoPipeline {
     this.decoder = null;
     this.sps = null;
     this.codec = '';
-    this.pending = new Map(); // chunk timestamp → {start, width, height, frameId}
+    this.pending = new Map(); // chunk timestamp → {start, width, height, frameId, damage, done}
     this.nextTimestamp = 0;
     this.jpegFrame = null;
     this.presentChain = Promise.resolve();
@@ -58,7 +63,21 @@ export class VideoPipeline {
     }
     this.decoder = null;
     this.sps = null;
+    // Frames that will never come out: their places in the queue are released.
+    for (const entry of this.pending.values()) entry.done(null);
     this.pending.clear();
+  }
+
+  /** Appends a drawing step to the queue: `ready` resolves to what `draw` takes. */
+  enqueue(ready, draw) {
+    this.presentChain = this.presentChain
+      .then(() => ready)
+      .then(draw)
+      .catch((e) => {
+        // One step failing must not stop the ones after it.
+        this.stats.decodeErrors++;
+        this.stats.lastError = String(e && e.message ? e.message : e);
+      });
   }
 
   needKeyframe() {
@@ -83,6 +102,7 @@ export class VideoPipeline {
   /** One parsed video message (proto.parseBinary). */
   handle(msg) {
     if (msg.codec === CODEC_H264) this.handleH264(msg);
+    else if (msg.codec === CODEC_JPEG && msg.overlay) this.handleOverlay(msg);
     else if (msg.codec === CODEC_JPEG) this.handleJpeg(msg);
     else this.stats.droppedMessages++;
   }
@@ -106,13 +126,19 @@ export class VideoPipeline {
       return;
     }
     const timestamp = this.nextTimestamp++;
-    this.pending.set(timestamp, {
+    const entry = {
       start: performance.now(),
       width: msg.frameWidth,
       height: msg.frameHeight,
       frameId: msg.frameId,
-      chroma444: msg.chroma444,
+      damage: msg.keyframe ? null : msg.damage,
+      done: null,
+    };
+    const ready = new Promise((resolve) => {
+      entry.done = resolve;
     });
+    this.pending.set(timestamp, entry);
+    this.enqueue(ready, (frame) => this.presentH264(entry, frame));
     try {
       this.decoder.decode(
         new EncodedVideoChunk({ type: msg.keyframe ? 'key' : 'delta', timestamp, data: msg.payload }),
@@ -155,39 +181,72 @@ export class VideoPipeline {
   }
 
   onDecoded(frame) {
-    const info = this.pending.get(frame.timestamp);
+    const entry = this.pending.get(frame.timestamp);
+    if (!entry) {
+      frame.close();
+      return;
+    }
+    // Output comes in decode order; anything older that never came out is released.
+    for (const [t, e] of this.pending) {
+      if (t >= frame.timestamp) break;
+      e.done(null);
+      this.pending.delete(t);
+    }
     this.pending.delete(frame.timestamp);
+    entry.done(frame);
+  }
+
+  /** Draws a decoded frame: whole, or only inside its damage list. */
+  presentH264(entry, frame) {
+    if (!frame) return;
     try {
-      const w = info ? info.width : frame.displayWidth;
-      const h = info ? info.height : frame.displayHeight;
-      this.ensureSize(w, h);
-      this.ctx.drawImage(frame, 0, 0);
+      this.ensureSize(entry.width, entry.height);
+      if (entry.damage) {
+        for (const r of entry.damage) {
+          this.ctx.drawImage(frame, r.x, r.y, r.width, r.height, r.x, r.y, r.width, r.height);
+        }
+        this.stats.partialDraws++;
+      } else {
+        this.ctx.drawImage(frame, 0, 0);
+      }
     } finally {
       frame.close();
     }
     this.stats.framesDecoded++;
     this.stats.codec = this.codec;
-    if (info) {
-      this.stats.recordDecode(performance.now() - info.start);
-      this.stats.lastDecodedFrameId = info.frameId;
-    }
+    this.stats.recordDecode(performance.now() - entry.start);
+    this.stats.lastDecodedFrameId = entry.frameId;
   }
 
-  decoderFailed(e) {
-    this.stats.decodeErrors++;
-    this.stats.lastError = String(e && e.message ? e.message : e);
-    this.closeDecoder();
-    this.waitH264 = true;
-    this.needKeyframe();
-  }
-
-  handleJpeg(msg) {
-    if (msg.keyframe) this.waitJpeg = false;
-    if (this.waitJpeg) {
+  /**
+   * A JPEG 4:4:4 tile of an H.264 paint-over refresh. Tiles of one frame are drawn together,
+   * after the H.264 frame they belong to; without a decoded picture under them they wait
+   * for the keyframe that is already asked for.
+   */
+  handleOverlay(msg) {
+    if (this.waitH264) {
       this.stats.droppedMessages++;
-      this.needKeyframe();
       return;
     }
+    const f = this.collectJpeg(msg);
+    if (!msg.endOfFrame) return;
+    const all = Promise.allSettled(f.parts);
+    this.enqueue(all, (results) => {
+      for (const r of results) {
+        if (r.status !== 'fulfilled') {
+          this.stats.decodeErrors++;
+          continue;
+        }
+        const { bitmap, region } = r.value;
+        this.ctx.drawImage(bitmap, region.x, region.y, region.width, region.height);
+        bitmap.close();
+        this.stats.overlayTiles++;
+      }
+    });
+  }
+
+  /** Adds a JPEG region to the frame it belongs to; returns that frame. */
+  collectJpeg(msg) {
     if (!this.jpegFrame || this.jpegFrame.id !== msg.frameId) {
       // A frame whose end never came is dropped whole rather than shown half-done.
       if (this.jpegFrame) this.stats.droppedMessages += this.jpegFrame.parts.length;
@@ -205,10 +264,28 @@ export class VideoPipeline {
       createImageBitmap(new Blob([msg.payload], { type: 'image/jpeg' })).then((bitmap) => ({ bitmap, region })),
     );
     this.stats.jpegRegions++;
+    if (msg.endOfFrame) this.jpegFrame = null;
+    return f;
+  }
+
+  decoderFailed(e) {
+    this.stats.decodeErrors++;
+    this.stats.lastError = String(e && e.message ? e.message : e);
+    this.closeDecoder();
+    this.waitH264 = true;
+    this.needKeyframe();
+  }
+
+  handleJpeg(msg) {
+    if (msg.keyframe) this.waitJpeg = false;
+    if (this.waitJpeg) {
+      this.stats.droppedMessages++;
+      this.needKeyframe();
+      return;
+    }
+    const f = this.collectJpeg(msg);
     if (!msg.endOfFrame) return;
-    this.jpegFrame = null;
-    const all = Promise.allSettled(f.parts);
-    this.presentChain = this.presentChain.then(() => all).then((results) => this.presentJpeg(f, results));
+    this.enqueue(Promise.allSettled(f.parts), (results) => this.presentJpeg(f, results));
   }
 
   presentJpeg(f, results) {

@@ -1,5 +1,5 @@
 //! Encode cost at 1920x1080: time and bytes per frame for scrolling text and full-screen
-//! motion, with x264 4:2:0, x264 4:4:4 and JPEG. `cargo bench -p skerry-streamer`;
+//! motion, with x264 and JPEG. `cargo bench -p skerry-streamer`;
 //! `SKERRY_BENCH_FRAMES` sets the frames per row (default 60), `SKERRY_BENCH_PRESET` the
 //! x264 preset (default superfast).
 
@@ -20,7 +20,7 @@ struct Row {
     frames: usize,
 }
 
-fn run(frames: &[Frame], enc: &mut dyn Encoder, chroma444: bool) -> (Duration, usize) {
+fn run(frames: &[Frame], enc: &mut dyn Encoder) -> (Duration, usize) {
     let mut total = Duration::ZERO;
     let mut bytes = 0;
     for (i, f) in frames.iter().enumerate() {
@@ -29,7 +29,6 @@ fn run(frames: &[Frame], enc: &mut dyn Encoder, chroma444: bool) -> (Duration, u
             refresh: false,
             crf: 25,
             jpeg_quality: 60,
-            chroma444,
         };
         let t = Instant::now();
         let out = enc.encode(f, &f.damage, params);
@@ -57,25 +56,18 @@ fn main() {
     ] {
         let mut screen = SyntheticScreen::new(scene, W, H);
         let frames: Vec<Frame> = (0..n).map(|_| screen.next_frame()).collect();
-        let cases: Vec<(String, Box<dyn Encoder>, bool)> = vec![
+        let cases: Vec<(String, Box<dyn Encoder>)> = vec![
             (
                 format!("x264 {preset} 4:2:0"),
                 Box::new(X264Encoder::new(&preset, 0)),
-                false,
-            ),
-            (
-                format!("x264 {preset} 4:4:4"),
-                Box::new(X264Encoder::new(&preset, 0)),
-                true,
             ),
             (
                 "JPEG q60".into(),
                 Box::new(JpegEncoder::new().expect("turbojpeg")),
-                false,
             ),
         ];
-        for (label, mut enc, c444) in cases {
-            let (total, bytes) = run(&frames, enc.as_mut(), c444);
+        for (label, mut enc) in cases {
+            let (total, bytes) = run(&frames, enc.as_mut());
             rows.push(Row {
                 scene: name,
                 encoder: label,

@@ -422,6 +422,54 @@ pub mod flags {
     pub const REFRESH: u8 = 1 << 1;
     pub const CHROMA444: u8 = 1 << 2;
     pub const END_OF_FRAME: u8 = 1 << 3;
+    /// The payload starts with a damage list ([`super::write_damage`]): an H.264 P-frame
+    /// changed the picture only inside these macroblock-aligned rectangles.
+    pub const DAMAGE: u8 = 1 << 4;
+    /// A JPEG tile of the paint-over refresh drawn over the H.264 picture (4:4:4); the
+    /// H.264 stream itself goes on unchanged.
+    pub const OVERLAY: u8 = 1 << 5;
+}
+
+/// Most rectangles a damage list carries; a frame with more is drawn whole.
+pub const MAX_DAMAGE_RECTS: usize = 64;
+
+/// Writes a damage list: a u16 count, then x, y, width, height (u16 each) per rectangle.
+pub fn write_damage(out: &mut Vec<u8>, rects: &[crate::desktop::Rect]) {
+    let n = rects.len().min(MAX_DAMAGE_RECTS);
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    for r in &rects[..n] {
+        for v in [r.x, r.y, r.width, r.height] {
+            out.extend_from_slice(&(v.min(u16::MAX.into()) as u16).to_le_bytes());
+        }
+    }
+}
+
+/// Splits a video payload whose header has [`flags::DAMAGE`] into its damage list and the
+/// codec data; other payloads come back whole with no list.
+pub fn split_damage(
+    flags: u8,
+    payload: &[u8],
+) -> Result<(Option<Vec<crate::desktop::Rect>>, &[u8]), ProtoError> {
+    if flags & flags::DAMAGE == 0 {
+        return Ok((None, payload));
+    }
+    let short = || ProtoError::Malformed("video damage list is truncated".into());
+    let n = payload.get(..2).ok_or_else(short)?;
+    let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
+    if n > MAX_DAMAGE_RECTS {
+        return Err(ProtoError::Malformed(format!(
+            "video damage list has {n} rectangles"
+        )));
+    }
+    let body = payload.get(2..2 + n * 8).ok_or_else(short)?;
+    let rects = body
+        .chunks_exact(8)
+        .map(|c| {
+            let v = |i: usize| u32::from(u16::from_le_bytes([c[i], c[i + 1]]));
+            crate::desktop::Rect::new(v(0), v(2), v(4), v(6))
+        })
+        .collect();
+    Ok((Some(rects), &payload[2 + n * 8..]))
 }
 
 /// The 28-byte header of a video message.

@@ -307,3 +307,34 @@ fn peers_message_golden_json() {
         r#"{"type":"peers","peers":[{"identity":"skerry","role":"controller","you":true},{"identity":"guest #3f2a","role":"viewer","you":false}]}"#
     );
 }
+
+#[test]
+fn damage_lists_round_trip_and_bad_ones_are_refused() {
+    use crate::desktop::Rect;
+    let rects = [Rect::new(16, 32, 48, 16), Rect::new(0, 1072, 1920, 8)];
+    let mut msg = Vec::new();
+    write_damage(&mut msg, &rects);
+    msg.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+    assert_eq!(&msg[..2], &[2, 0]);
+    assert_eq!(&msg[2..10], &[16, 0, 32, 0, 48, 0, 16, 0]);
+    let (back, data) = split_damage(flags::DAMAGE, &msg).expect("parses");
+    assert_eq!(back.as_deref(), Some(&rects[..]));
+    assert_eq!(data, &[0, 0, 0, 1, 0x65]);
+    // Without the flag the payload is codec data only.
+    let (none, data) = split_damage(0, &msg).expect("parses");
+    assert!(none.is_none());
+    assert_eq!(data.len(), msg.len());
+    // Truncated, or claiming more rectangles than allowed: an error, not a panic.
+    assert!(split_damage(flags::DAMAGE, &[]).is_err());
+    assert!(split_damage(flags::DAMAGE, &msg[..9]).is_err());
+    let mut many = ((MAX_DAMAGE_RECTS + 1) as u16).to_le_bytes().to_vec();
+    many.resize(2 + 8 * (MAX_DAMAGE_RECTS + 1), 0);
+    assert!(split_damage(flags::DAMAGE, &many).is_err());
+    // A writer never puts more on the wire than a reader takes.
+    let lots = vec![Rect::new(0, 0, 1, 1); MAX_DAMAGE_RECTS + 5];
+    let mut out = Vec::new();
+    write_damage(&mut out, &lots);
+    let (back, rest) = split_damage(flags::DAMAGE, &out).expect("parses");
+    assert_eq!(back.map(|b| b.len()), Some(MAX_DAMAGE_RECTS));
+    assert!(rest.is_empty());
+}

@@ -199,13 +199,15 @@ async fn hello(ws: &mut Ws) -> serde_json::Value {
     serde_json::from_str(t.as_str()).expect("JSON")
 }
 
-/// Reads until a video message arrives; returns its header and payload.
+/// Reads until a video message arrives; returns its header and codec data (after any
+/// damage list).
 async fn next_video(ws: &mut Ws) -> (VideoHeader, Vec<u8>) {
     loop {
         if let Message::Binary(b) = next_msg(ws).await
             && let Some((h, payload)) = VideoHeader::parse(&b)
         {
-            return (h, payload.to_vec());
+            let (_, data) = proto::split_damage(h.flags, payload).expect("a valid damage list");
+            return (h, data.to_vec());
         }
     }
 }

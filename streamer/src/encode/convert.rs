@@ -3,23 +3,15 @@
 
 use yuv::{
     BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix,
-    bgra_to_yuv420, bgra_to_yuv444,
+    bgra_to_yuv420,
 };
 
 use super::{EncodeError, damaged_bands};
 use crate::desktop::Rect;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chroma {
-    /// 4:2:0, chroma at half width and height.
-    I420,
-    /// 4:4:4, full chroma.
-    I444,
-}
-
-/// Planes at the encoded size: the output size padded to even (4:2:0 needs it).
+/// I420 planes (chroma at half width and height) at the encoded size: the output size
+/// padded to even (4:2:0 needs it).
 pub struct YuvFrame {
-    pub chroma: Chroma,
     /// The source's size.
     pub width: u32,
     pub height: u32,
@@ -34,16 +26,12 @@ pub struct YuvFrame {
 }
 
 impl YuvFrame {
-    pub fn new(chroma: Chroma, width: u32, height: u32) -> Self {
+    pub fn new(width: u32, height: u32) -> Self {
         let pw = width.next_multiple_of(2);
         let ph = height.next_multiple_of(2);
-        let (c_stride, c_rows) = match chroma {
-            Chroma::I420 => (pw / 2, ph / 2),
-            Chroma::I444 => (pw, ph),
-        };
+        let (c_stride, c_rows) = (pw / 2, ph / 2);
         // Black in limited range: Y 16, chroma 128, so padding never bleeds colour.
         Self {
-            chroma,
             width,
             height,
             padded_width: pw,
@@ -71,10 +59,7 @@ impl YuvFrame {
         y0: u32,
         rows: u32,
     ) -> Result<(), EncodeError> {
-        let (cy0, crows) = match self.chroma {
-            Chroma::I420 => (y0 / 2, rows.div_ceil(2)),
-            Chroma::I444 => (y0, rows),
-        };
+        let (cy0, crows) = (y0 / 2, rows.div_ceil(2));
         let ys = self.y_stride as usize;
         let cs = self.c_stride as usize;
         let y_plane = &mut self.y[y0 as usize * ys..(y0 + rows) as usize * ys];
@@ -93,25 +78,15 @@ impl YuvFrame {
             width: self.width,
             height: rows,
         };
-        let result = match self.chroma {
-            Chroma::I420 => bgra_to_yuv420(
-                &mut image,
-                src,
-                stride,
-                YuvRange::Limited,
-                YuvStandardMatrix::Bt709,
-                YuvConversionMode::Balanced,
-            ),
-            Chroma::I444 => bgra_to_yuv444(
-                &mut image,
-                src,
-                stride,
-                YuvRange::Limited,
-                YuvStandardMatrix::Bt709,
-                YuvConversionMode::Balanced,
-            ),
-        };
-        result.map_err(|e| EncodeError::Convert(e.to_string()))
+        bgra_to_yuv420(
+            &mut image,
+            src,
+            stride,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt709,
+            YuvConversionMode::Balanced,
+        )
+        .map_err(|e| EncodeError::Convert(e.to_string()))
     }
 }
 
@@ -130,7 +105,7 @@ mod tests {
         let (w, h) = (5u32, 3u32);
         let stride = w * 4;
         let mut bgra = vec![255u8; (stride * h) as usize];
-        let mut f = YuvFrame::new(Chroma::I420, w, h);
+        let mut f = YuvFrame::new(w, h);
         assert_eq!((f.padded_width, f.padded_height), (6, 4));
         f.update(&bgra, stride, &[Rect::new(0, 0, w, h)])
             .expect("converts");
@@ -142,9 +117,8 @@ mod tests {
         assert!((f64::from(f.y[0]) - 235.0).abs() <= 1.0, "row 0 untouched");
         assert!((f64::from(f.y[(2 * f.y_stride) as usize]) - 16.0).abs() <= 1.0);
         let red = luma(0, 0, 255);
-        let mut one = [0u8, 0, 255, 255].repeat(16);
-        one.truncate(64);
-        let mut g = YuvFrame::new(Chroma::I444, 4, 4);
+        let one = [0u8, 0, 255, 255].repeat(16);
+        let mut g = YuvFrame::new(4, 4);
         g.update(&one, 16, &[Rect::new(0, 0, 4, 4)])
             .expect("converts");
         assert!(

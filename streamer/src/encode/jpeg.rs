@@ -105,6 +105,8 @@ impl Encoder for JpegEncoder {
             width: frame.width,
             height: frame.height,
             parts,
+            damage: None,
+            overlay: false,
         }))
     }
 }

@@ -7,9 +7,10 @@
 
 mod convert;
 mod jpeg;
+mod shadow;
 mod x264;
 
-pub use convert::{Chroma, YuvFrame};
+pub use convert::YuvFrame;
 pub use jpeg::JpegEncoder;
 pub use x264::X264Encoder;
 
@@ -48,8 +49,6 @@ pub struct EncodeParams {
     pub crf: u8,
     /// JPEG quality for this frame.
     pub jpeg_quality: u8,
-    /// Encode this frame in 4:4:4 (x264 only; the viewers decode it).
-    pub chroma444: bool,
 }
 
 /// One region of an encoded frame: the whole frame for H.264, a stripe for JPEG.
@@ -68,6 +67,11 @@ pub struct EncodedFrame {
     pub width: u32,
     pub height: u32,
     pub parts: Vec<EncodedPart>,
+    /// H.264 P-frames: the macroblock-aligned rectangles outside of which the decoded
+    /// picture did not change (`None`: the whole frame may have).
+    pub damage: Option<Vec<Rect>>,
+    /// JPEG tiles drawn over an H.264 picture (the 4:4:4 paint-over), not a JPEG stream.
+    pub overlay: bool,
 }
 
 impl EncodedFrame {

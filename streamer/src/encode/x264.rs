@@ -1,7 +1,7 @@
 //! H.264 through libx264, tuned for a desktop: zero latency (no B-frames, no lookahead),
-//! an infinite GOP with an IDR only when asked (a viewer joins, a decoder needs one, the
-//! chroma format switches), CRF changed per frame for paint-over, BT.709 limited-range VUI
-//! tags and Annex-B output with SPS/PPS in front of every IDR.
+//! an infinite GOP with an IDR only when asked (a viewer joins or a decoder needs one), CRF
+//! changed per frame for paint-over, BT.709 limited-range VUI tags and Annex-B output with
+//! SPS/PPS in front of every IDR.
 //!
 //! Odd sizes: 4:2:0 H.264 crops only in steps of two pixels, so an odd-sized output is
 //! encoded one pixel wider/taller (the padding repeats nothing: it is black) and the video
@@ -10,12 +10,13 @@
 //! Damage guides the encoder: every macroblock outside the frame's damage is marked
 //! unchanged (`mb_info`, `X264_MBINFO_CONSTANT`), so x264 skips it without motion search or
 //! mode decision and a typed glyph costs a few macroblocks of analysis, not 8160. Weighted
-//! prediction is off, as that needs.
+//! prediction is off, as that needs. The same map, as rectangles, goes to the client with
+//! each P-frame ([`EncodedFrame::damage`]), which draws the decoded picture only there.
 //!
-//! 4:4:4 policy: libx264 fixes the chroma format when an encoder is opened, so Skerry keeps
-//! one encoder per chroma format. A 4:4:4 paint-over refresh is an IDR from the 4:4:4
-//! encoder (new SPS, High 4:4:4 Predictive); the next motion frame is an IDR from the
-//! 4:2:0 encoder. Each switch costs one intra frame, paid only when motion starts or stops.
+//! One format for the whole stream: 4:2:0 (High profile). The paint-over refresh is a
+//! P-frame at the refresh CRF; full-chroma sharpness comes from JPEG 4:4:4 tiles the
+//! pipeline sends over it, so a keystroke after a refresh never costs an IDR or a decoder
+//! reconfiguration.
 
 use std::ffi::{CString, c_int};
 use std::mem::MaybeUninit;
@@ -23,13 +24,12 @@ use std::ptr;
 
 use x264_sys as sys;
 
-use super::{
-    Chroma, EncodeError, EncodeParams, EncodedFrame, EncodedPart, Encoder, YuvFrame, check_frame,
-};
+use super::shadow::{Pass, Shadow};
+use super::{EncodeError, EncodeParams, EncodedFrame, EncodedPart, Encoder, YuvFrame, check_frame};
 use crate::desktop::{Frame, Rect};
 use crate::proto::Codec;
 
-/// One libx264 encoder at one size and chroma format.
+/// One libx264 encoder at one size.
 struct Session {
     enc: *mut sys::x264_t,
     yuv: YuvFrame,
@@ -38,6 +38,8 @@ struct Session {
     /// One byte per macroblock for `x264_picture_t.prop.mb_info`; x264 reads it during
     /// the encode call that gets it (zero latency: no frame is held back).
     mb_info: Vec<u8>,
+    /// The source as last encoded, to drop damage whose pixels did not change.
+    shadow: Shadow,
 }
 
 // SAFETY: an x264 encoder handle has no thread affinity; Skerry uses each from one thread
@@ -53,14 +55,13 @@ impl Drop for Session {
 
 impl Session {
     fn open(
-        chroma: Chroma,
         width: u32,
         height: u32,
         crf: u8,
         preset: &str,
         threads: u32,
     ) -> Result<Self, EncodeError> {
-        let yuv = YuvFrame::new(chroma, width, height);
+        let yuv = YuvFrame::new(width, height);
         let open_err = EncodeError::X264Open { width, height };
         let preset = CString::new(preset).map_err(|_| open_err)?;
         let tune = c"zerolatency";
@@ -76,10 +77,7 @@ impl Session {
         };
         p.i_width = yuv.padded_width as c_int;
         p.i_height = yuv.padded_height as c_int;
-        p.i_csp = match chroma {
-            Chroma::I420 => sys::X264_CSP_I420 as c_int,
-            Chroma::I444 => sys::X264_CSP_I444 as c_int,
-        };
+        p.i_csp = sys::X264_CSP_I420 as c_int;
         p.i_threads = threads as c_int;
         p.i_log_level = sys::X264_LOG_ERROR as c_int;
         p.i_fps_num = 60;
@@ -122,6 +120,7 @@ impl Session {
             crf,
             pts: 0,
             mb_info,
+            shadow: Shadow::new(width, height),
         })
     }
 
@@ -148,16 +147,30 @@ impl Session {
     /// session's previous frame.
     fn encode(
         &mut self,
-        keyframe: bool,
+        pass: Pass,
         damage: &[Rect],
+        src: &[u8],
+        stride: u32,
     ) -> Result<Option<(Vec<u8>, bool)>, EncodeError> {
-        if !keyframe {
-            mark_unchanged(
-                &mut self.mb_info,
-                self.yuv.padded_width,
-                self.yuv.padded_height,
-                damage,
-            );
+        let keyframe = pass == Pass::Keyframe;
+        mark_unchanged(
+            &mut self.mb_info,
+            self.yuv.padded_width,
+            self.yuv.padded_height,
+            damage,
+        );
+        let mut changed: Vec<bool> = self
+            .mb_info
+            .iter()
+            .map(|&m| m != sys::X264_MBINFO_CONSTANT as u8)
+            .collect();
+        self.shadow.refine(&mut changed, src, stride as usize, pass);
+        for (m, c) in self.mb_info.iter_mut().zip(changed) {
+            *m = if c {
+                0
+            } else {
+                sys::X264_MBINFO_CONSTANT as u8
+            };
         }
         let mut pic = MaybeUninit::<sys::x264_picture_t>::uninit();
         let mut out = MaybeUninit::<sys::x264_picture_t>::uninit();
@@ -170,10 +183,7 @@ impl Session {
         let size = unsafe {
             sys::x264_picture_init(pic.as_mut_ptr());
             let mut pic = pic.assume_init();
-            pic.img.i_csp = match self.yuv.chroma {
-                Chroma::I420 => sys::X264_CSP_I420 as c_int,
-                Chroma::I444 => sys::X264_CSP_I444 as c_int,
-            };
+            pic.img.i_csp = sys::X264_CSP_I420 as c_int;
             pic.img.i_plane = 3;
             pic.img.plane[0] = self.yuv.y.as_mut_ptr();
             pic.img.plane[1] = self.yuv.u.as_mut_ptr();
@@ -240,15 +250,57 @@ fn mark_unchanged(map: &mut Vec<u8>, width: u32, height: u32, damage: &[Rect]) {
     }
 }
 
-/// The x264 encoder of the pipeline: a 4:2:0 session for motion and, opened on demand, a
-/// 4:4:4 session for paint-over refreshes.
+/// The rectangles of `map` (as [`mark_unchanged`] fills it) that x264 may change, one per
+/// run of macroblocks on a row, runs of equal columns on consecutive rows merged, clipped
+/// to the `width` x `height` output. `None` when there are more than the wire carries.
+fn changed_rects(map: &[u8], width: u32, height: u32) -> Option<Vec<Rect>> {
+    let across = width.div_ceil(16) as usize;
+    let mut done: Vec<Rect> = Vec::new();
+    // Rectangles still growing downwards, as (first column, last column + 1, index in done).
+    let mut open: Vec<(usize, usize, usize)> = Vec::new();
+    for (row, mbs) in map.chunks(across.max(1)).enumerate() {
+        let y = row as u32 * 16;
+        if y >= height {
+            break;
+        }
+        let rows = 16.min(height - y);
+        let mut next_open = Vec::new();
+        let mut x = 0;
+        while x < mbs.len() {
+            if mbs[x] == sys::X264_MBINFO_CONSTANT as u8 {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < mbs.len() && mbs[x] != sys::X264_MBINFO_CONSTANT as u8 {
+                x += 1;
+            }
+            let px = start as u32 * 16;
+            let pw = (x as u32 * 16).min(width) - px;
+            match open.iter().find(|o| o.0 == start && o.1 == x) {
+                Some(&(_, _, i)) => {
+                    done[i].height += rows;
+                    next_open.push((start, x, i));
+                }
+                None => {
+                    if done.len() == crate::proto::MAX_DAMAGE_RECTS {
+                        return None;
+                    }
+                    done.push(Rect::new(px, y, pw, rows));
+                    next_open.push((start, x, done.len() - 1));
+                }
+            }
+        }
+        open = next_open;
+    }
+    Some(done)
+}
+
+/// The x264 encoder of the pipeline: one 4:2:0 session, reopened when the size changes.
 pub struct X264Encoder {
     preset: String,
     threads: u32,
-    i420: Option<Session>,
-    i444: Option<Session>,
-    /// The chroma format of the last frame sent; switching needs an IDR.
-    last: Option<Chroma>,
+    session: Option<Session>,
 }
 
 impl X264Encoder {
@@ -257,9 +309,7 @@ impl X264Encoder {
         Self {
             preset: preset.to_owned(),
             threads,
-            i420: None,
-            i444: None,
-            last: None,
+            session: None,
         }
     }
 }
@@ -280,23 +330,14 @@ impl Encoder for X264Encoder {
         params: EncodeParams,
     ) -> Result<Option<EncodedFrame>, EncodeError> {
         let bytes = check_frame(frame)?;
-        let chroma = if params.chroma444 {
-            Chroma::I444
-        } else {
-            Chroma::I420
-        };
-        let slot = match chroma {
-            Chroma::I420 => &mut self.i420,
-            Chroma::I444 => &mut self.i444,
-        };
         let mut fresh = false;
-        if slot
+        if self
+            .session
             .as_ref()
             .is_none_or(|s| s.yuv.width != frame.width || s.yuv.height != frame.height)
         {
-            *slot = None;
-            *slot = Some(Session::open(
-                chroma,
+            self.session = None;
+            self.session = Some(Session::open(
                 frame.width,
                 frame.height,
                 params.crf,
@@ -305,33 +346,44 @@ impl Encoder for X264Encoder {
             )?);
             fresh = true;
         }
-        let Some(session) = slot.as_mut() else {
+        let Some(session) = self.session.as_mut() else {
             return Err(EncodeError::X264Open {
                 width: frame.width,
                 height: frame.height,
             });
         };
-        let switched = self.last != Some(chroma);
-        let keyframe = params.keyframe || fresh || switched;
+        let keyframe = params.keyframe || fresh;
         let full = [Rect::new(0, 0, frame.width, frame.height)];
-        // A session that sat out frames (the other chroma format ran) has stale planes.
         let rows: &[Rect] = if keyframe { &full } else { damage };
         session.yuv.update(bytes, frame.stride, rows)?;
         session.set_crf(params.crf);
-        let Some((data, is_key)) = session.encode(keyframe, damage)? else {
+        let pass = if keyframe {
+            Pass::Keyframe
+        } else if params.refresh {
+            Pass::Refresh
+        } else {
+            Pass::Motion
+        };
+        let Some((data, is_key)) = session.encode(pass, damage, bytes, frame.stride)? else {
             return Ok(None);
         };
-        self.last = Some(chroma);
+        let damage = if is_key {
+            None
+        } else {
+            changed_rects(&session.mb_info, frame.width, frame.height)
+        };
         Ok(Some(EncodedFrame {
             codec: Codec::H264,
             keyframe: is_key,
-            chroma444: chroma == Chroma::I444,
+            chroma444: false,
             width: frame.width,
             height: frame.height,
             parts: vec![EncodedPart {
                 region: Rect::new(0, 0, frame.width, frame.height),
                 data,
             }],
+            damage,
+            overlay: false,
         }))
     }
 }
@@ -401,5 +453,50 @@ mod tests {
         assert_eq!(map, [0, 0]);
         mark_unchanged(&mut map, 32, 16, &[]);
         assert_eq!(map, [C, C]);
+    }
+
+    fn rects(width: u32, height: u32, damage: &[Rect]) -> Option<Vec<Rect>> {
+        let mut map = Vec::new();
+        mark_unchanged(&mut map, width, height, damage);
+        changed_rects(&map, width, height)
+    }
+
+    #[test]
+    fn the_client_gets_the_changed_macroblocks_as_rectangles() {
+        // Nothing changed: an empty list, not "everything".
+        assert_eq!(rects(64, 32, &[]), Some(vec![]));
+        // One glyph: its macroblock.
+        assert_eq!(
+            rects(64, 32, &[Rect::new(18, 2, 8, 12)]),
+            Some(vec![Rect::new(16, 0, 16, 16)])
+        );
+        // Straddling borders: one 2x2 block of macroblocks, merged down the rows.
+        assert_eq!(
+            rects(64, 48, &[Rect::new(15, 15, 2, 2)]),
+            Some(vec![Rect::new(0, 0, 32, 32)])
+        );
+        // Two separate runs on a row stay two; a different run below starts a new one.
+        assert_eq!(
+            rects(64, 48, &[Rect::new(0, 0, 1, 20), Rect::new(40, 0, 1, 1)]),
+            Some(vec![Rect::new(0, 0, 16, 32), Rect::new(32, 0, 16, 16),])
+        );
+        // The last row and column are clipped to the output, not the padded picture.
+        assert_eq!(
+            rects(33, 17, &[Rect::new(32, 16, 1, 1)]),
+            Some(vec![Rect::new(32, 16, 1, 1)])
+        );
+    }
+
+    #[test]
+    fn scattered_damage_beyond_the_wire_limit_means_the_whole_frame() {
+        // A checkerboard of single macroblocks: far more rectangles than the list holds.
+        let damage: Vec<Rect> = (0..68)
+            .flat_map(|row| {
+                (0..60).map(move |col| Rect::new(col * 32 + (row % 2) * 16, row * 16, 1, 1))
+            })
+            .collect();
+        assert_eq!(rects(1920, 1088, &damage), None);
+        let few: Vec<Rect> = (0..8).map(|i| Rect::new(i * 200, i * 100, 3, 3)).collect();
+        assert_eq!(rects(1920, 1080, &few).map(|r| r.len()), Some(8));
     }
 }

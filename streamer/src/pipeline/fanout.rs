@@ -130,7 +130,7 @@ impl Viewer {
         self.with_state(|s| s.clipboard[usize::from(selection.wire())] = Some(msg));
     }
 
-    fn poll(&self) -> Option<Outgoing> {
+    pub(crate) fn poll(&self) -> Option<Outgoing> {
         let mut s = self.state.lock().ok()?;
         if s.stuck {
             return Some(Outgoing::Stuck);
@@ -202,12 +202,6 @@ impl Fanout {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// True when every viewer decodes H.264 4:4:4 (and there is at least one).
-    pub fn all_decode_444(&self) -> bool {
-        let list = self.viewers();
-        !list.is_empty() && list.iter().all(|v| v.decoders.h264_444)
     }
 
     pub fn publish(&self, packet: &Arc<Packet>) {

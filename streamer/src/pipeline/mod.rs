@@ -71,6 +71,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub keyframes: AtomicU64,
     pub refreshes: AtomicU64,
+    /// JPEG 4:4:4 tiles sent over H.264 refreshes.
+    pub overlay_tiles: AtomicU64,
     /// Times the encode thread woke up; flat while the desktop is idle.
     pub wakeups: AtomicU64,
     /// Client messages dropped for going over their connection's rate.
@@ -90,6 +92,7 @@ pub struct StatsSnapshot {
     pub frames_encoded: u64,
     pub keyframes: u64,
     pub refreshes: u64,
+    pub overlay_tiles: u64,
     /// Frames skipped for the connected viewers whose sockets fell behind.
     pub frames_skipped: u64,
     pub input_dropped: u64,
@@ -222,7 +225,7 @@ impl Pipeline {
             let mut s = self.lock();
             let new = s.settings.patched(patch)?;
             let old = std::mem::replace(&mut s.settings, new.clone());
-            if old.encoder != new.encoder || old.chroma444 != new.chroma444 {
+            if old.encoder != new.encoder {
                 s.key_requested = true;
             }
             (old, new)
@@ -281,6 +284,7 @@ impl Pipeline {
             frames_encoded: self.stats.encodes.load(Ordering::Relaxed),
             keyframes: self.stats.keyframes.load(Ordering::Relaxed),
             refreshes: self.stats.refreshes.load(Ordering::Relaxed),
+            overlay_tiles: self.stats.overlay_tiles.load(Ordering::Relaxed),
             frames_skipped: self
                 .fanout
                 .viewers()
@@ -317,6 +321,7 @@ impl Pipeline {
         let mut encoder: Option<(EncoderKind, Box<dyn Encoder>)> = None;
         let mut last: Option<Frame> = None;
         let mut refresh_damage: Vec<Rect> = Vec::new();
+        let mut tiles: Option<JpegEncoder> = None;
         let mut frame_id: u32 = 0;
         let mut guard = self.lock();
         loop {
@@ -372,10 +377,6 @@ impl Pipeline {
             }
             let mut failed = false;
             if let (Some(frame), Some((_, enc))) = (last.as_ref(), encoder.as_mut()) {
-                let chroma444 = refresh
-                    && settings.chroma444
-                    && settings.encoder == EncoderKind::H264
-                    && self.fanout.all_decode_444();
                 let params = EncodeParams {
                     keyframe,
                     refresh,
@@ -389,18 +390,28 @@ impl Pipeline {
                     } else {
                         settings.jpeg_quality
                     },
-                    chroma444,
                 };
                 let region = if refresh { &refresh_damage } else { &damage };
                 match enc.encode(frame, region, params) {
                     Ok(Some(encoded)) => {
+                        let whole = encoded.keyframe;
+                        let mut frames = vec![encoded];
+                        if refresh && settings.chroma444 && settings.encoder == EncoderKind::H264 {
+                            let params = EncodeParams {
+                                keyframe: whole,
+                                ..params
+                            };
+                            frames.extend(self.overlay(&mut tiles, frame, region, params));
+                        }
                         frame_id = frame_id.wrapping_add(1);
                         let capture_us = frame
                             .captured_at
                             .saturating_duration_since(self.epoch)
                             .as_micros() as u64;
-                        let packet = packetize(&encoded, frame_id, capture_us, refresh);
-                        self.count(&encoded, refresh);
+                        let packet = packetize(&frames, frame_id, capture_us, refresh);
+                        for f in &frames {
+                            self.count(f, refresh && !f.overlay);
+                        }
                         self.fanout.publish(&Arc::new(packet));
                     }
                     Ok(None) => {}
@@ -422,8 +433,53 @@ impl Pipeline {
         }
     }
 
+    /// The JPEG 4:4:4 tiles drawn over an H.264 paint-over refresh: the refreshed region
+    /// (everything on a keyframe) at the refresh JPEG quality. None when JPEG fails; the
+    /// H.264 refresh still goes out.
+    fn overlay(
+        &self,
+        tiles: &mut Option<JpegEncoder>,
+        frame: &Frame,
+        region: &[Rect],
+        params: EncodeParams,
+    ) -> Option<crate::encode::EncodedFrame> {
+        if tiles.is_none() {
+            *tiles = JpegEncoder::new()
+                .map_err(|e| tracing::error!(error = %e, "cannot create the JPEG tile encoder"))
+                .ok();
+        }
+        let params = EncodeParams {
+            refresh: true,
+            ..params
+        };
+        match tiles.as_mut()?.encode(frame, region, params) {
+            Ok(Some(mut t)) => {
+                t.overlay = true;
+                t.keyframe = false;
+                Some(t)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "JPEG refresh tiles failed");
+                None
+            }
+        }
+    }
+
     fn count(&self, encoded: &crate::encode::EncodedFrame, refresh: bool) {
         let st = &self.stats;
+        if encoded.overlay {
+            st.bytes
+                .fetch_add(encoded.byte_len() as u64, Ordering::Relaxed);
+            st.overlay_tiles
+                .fetch_add(encoded.parts.len() as u64, Ordering::Relaxed);
+            if let Ok(mut w) = st.window.lock() {
+                let now = Instant::now();
+                w.push_back((now, encoded.byte_len()));
+                prune(&mut w, now);
+            }
+            return;
+        }
         st.encodes.fetch_add(1, Ordering::Relaxed);
         st.bytes
             .fetch_add(encoded.byte_len() as u64, Ordering::Relaxed);
@@ -450,19 +506,18 @@ fn prune(w: &mut VecDeque<(Instant, usize)>, now: Instant) {
     }
 }
 
-/// Wire messages for one encoded frame.
+/// Wire messages for one encoded frame and the tiles sent with it: `frames[0]` is the
+/// frame, any further ones its overlay tiles; the last message ends the frame.
 pub fn packetize(
-    encoded: &crate::encode::EncodedFrame,
+    frames: &[crate::encode::EncodedFrame],
     frame_id: u32,
     capture_us: u64,
     refresh: bool,
 ) -> Packet {
-    let n = encoded.parts.len();
-    let messages = encoded
-        .parts
-        .iter()
-        .enumerate()
-        .map(|(i, part)| {
+    let n: usize = frames.iter().map(|f| f.parts.len()).sum();
+    let mut messages = Vec::with_capacity(n);
+    for encoded in frames {
+        for part in &encoded.parts {
             let mut flags = 0;
             if encoded.keyframe {
                 flags |= proto::flags::KEYFRAME;
@@ -473,7 +528,13 @@ pub fn packetize(
             if encoded.chroma444 {
                 flags |= proto::flags::CHROMA444;
             }
-            if i + 1 == n {
+            if encoded.overlay {
+                flags |= proto::flags::OVERLAY;
+            }
+            if encoded.damage.is_some() {
+                flags |= proto::flags::DAMAGE;
+            }
+            if messages.len() + 1 == n {
                 flags |= proto::flags::END_OF_FRAME;
             }
             let h = VideoHeader {
@@ -488,12 +549,18 @@ pub fn packetize(
                 frame_width: encoded.width as u16,
                 frame_height: encoded.height as u16,
             };
-            Bytes::from(h.message(&part.data))
-        })
-        .collect();
+            let mut msg = Vec::with_capacity(proto::VIDEO_HEADER_LEN + part.data.len() + 2);
+            h.write(&mut msg);
+            if let Some(rects) = &encoded.damage {
+                proto::write_damage(&mut msg, rects);
+            }
+            msg.extend_from_slice(&part.data);
+            messages.push(Bytes::from(msg));
+        }
+    }
     Packet {
         frame_id,
-        keyframe: encoded.keyframe,
+        keyframe: frames.first().is_some_and(|f| f.keyframe),
         messages,
     }
 }

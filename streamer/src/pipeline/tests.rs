@@ -75,8 +75,10 @@ fn burst_then_one_refresh_then_silence() {
     let wakeups = p.stats.wakeups.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(p.stats.wakeups.load(Ordering::Relaxed), wakeups);
-    // The viewer's first frame and the 4:4:4 refresh are both keyframes.
-    assert!(p.stats.keyframes.load(Ordering::Relaxed) >= 2);
+    // One format for the whole stream: the viewer's first frame is the only keyframe; the
+    // refresh is a P-frame with 4:4:4 JPEG tiles over it.
+    assert_eq!(p.stats.keyframes.load(Ordering::Relaxed), 1);
+    assert!(p.stats.overlay_tiles.load(Ordering::Relaxed) >= 1);
     drop(viewer);
     src.stop();
     p.shutdown();
@@ -118,6 +120,80 @@ fn settings_change_reaches_source_and_viewers() {
         .is_err()
     );
     drop(v);
+    src.stop();
+    p.shutdown();
+}
+
+/// The messages of the next video packet the viewer is offered.
+fn next_packet(viewer: &Viewer, deadline: Duration) -> Arc<Packet> {
+    let end = Instant::now() + deadline;
+    loop {
+        match viewer.poll() {
+            Some(fanout::Outgoing::Video(p)) => return p,
+            Some(_) => {}
+            None => {
+                assert!(Instant::now() < end, "no video packet");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_h264_refresh_is_a_p_frame_with_jpeg_tiles_in_one_packet() {
+    let p = Pipeline::start(config(EncoderKind::H264));
+    let viewer = p.add_viewer(Decoders {
+        h264: true,
+        h264_444: false,
+        jpeg: true,
+    });
+    let src = SyntheticSource::start_with_budget(Scene::Typing, 320, 240, 30, p.clone(), Some(3));
+    p.attach_control(src.clone());
+    let mut seen = Vec::new();
+    while seen
+        .last()
+        .is_none_or(|m: &Vec<VideoHeader>| m[0].flags & proto::flags::REFRESH == 0)
+    {
+        let packet = next_packet(&viewer, Duration::from_secs(20));
+        seen.push(
+            packet
+                .messages
+                .iter()
+                .map(|m| VideoHeader::parse(m).expect("a video message").0)
+                .collect(),
+        );
+    }
+    let refresh = seen.last().expect("the refresh");
+    let (h264, tiles) = refresh.split_first().expect("messages");
+    assert_eq!(h264.codec, proto::Codec::H264);
+    assert_eq!(
+        h264.flags & proto::flags::KEYFRAME,
+        0,
+        "the refresh is a P-frame"
+    );
+    assert_ne!(h264.flags & proto::flags::DAMAGE, 0);
+    assert_eq!(h264.flags & proto::flags::END_OF_FRAME, 0);
+    assert!(!tiles.is_empty());
+    for (i, t) in tiles.iter().enumerate() {
+        assert_eq!(t.codec, proto::Codec::Jpeg);
+        let want = proto::flags::REFRESH | proto::flags::CHROMA444 | proto::flags::OVERLAY;
+        assert_eq!(t.flags & want, want, "{t:?}");
+        assert_eq!(t.flags & proto::flags::KEYFRAME, 0);
+        assert_eq!(
+            t.flags & proto::flags::END_OF_FRAME != 0,
+            i + 1 == tiles.len(),
+            "only the last message ends the frame"
+        );
+        assert_eq!(t.frame_id, h264.frame_id);
+    }
+    // The first packet is the viewer's keyframe; every later one is a P-frame.
+    assert_ne!(seen[0][0].flags & proto::flags::KEYFRAME, 0);
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|m| m[0].flags & proto::flags::KEYFRAME == 0)
+    );
+    drop(viewer);
     src.stop();
     p.shutdown();
 }

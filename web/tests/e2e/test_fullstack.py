@@ -197,3 +197,73 @@ def test_idle_desktop_sends_no_video(browser, desktop):
     after = stats(page)
     assert after["videoMessages"] == before["videoMessages"]
     assert after["connectedState"] == "live"
+
+
+def macroblocks(mask):
+    """The 16x16 macroblocks (as a boolean grid) that hold any True pixel of `mask`."""
+    h, w = mask.shape
+    grid = np.zeros(((h + 15) // 16, (w + 15) // 16), dtype=bool)
+    ys, xs = np.nonzero(mask)
+    grid[ys // 16, xs // 16] = True
+    return grid
+
+
+def test_a_glyph_typed_after_the_refresh_changes_only_its_macroblocks(browser, desktop):
+    """After a 4:4:4 paint-over, one typed glyph is drawn as an H.264 P-frame only inside the
+    macroblocks where the screen changed: the sharp refresh stays everywhere else, and no
+    keyframe or decoder reconfiguration is paid for the keystroke."""
+    desktop.foot("one", RED)
+    page, _ = open_desktop(browser, desktop)
+    box = wait_until(lambda: window_box(desktop.compositor.screenshot(), RED), 30, "the foot window")
+    # A long paint-over delay, so the canvas can be read between the glyph's motion frame
+    # and the refresh that follows it.
+    page.click("#btn-settings")
+    field = page.locator("input[name=paint_over_ms]")
+    field.fill("4000")
+    field.evaluate("(e) => e.blur()")
+    page.click("#btn-settings")
+    x, y = frame_to_page(page, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+    page.mouse.click(x, y)
+    before_typing = stats(page)["lastFrameId"]
+    type_us(page, "ab")
+    # The refresh that follows the typing (not one from before it) is on the canvas.
+    wait_js(
+        page,
+        """(id) => { const s = window.skerry.stats;
+                    return s.lastFrameRefresh && s.lastFrameId > id + 1 && s.lastDecodedFrameId === s.lastFrameId; }""",
+        timeout=30,
+        arg=before_typing,
+    )
+    s0 = stats(page)
+    assert s0["overlayTiles"] > 0, "the refresh brought 4:4:4 tiles"
+    screen_before = desktop.compositor.screenshot()
+    canvas_before = canvas_rgb(page)
+
+    page.keyboard.press("KeyX")
+    wait_until(
+        lambda: not np.array_equal(desktop.compositor.screenshot(), screen_before), 10, "the glyph on screen"
+    )
+    shown = wait_js(
+        page,
+        """(id) => { const s = window.skerry.stats;
+                    return s.lastDecodedFrameId > id && s.lastDecodedFrameId === s.lastFrameId
+                           && !s.lastFrameRefresh && s; }""",
+        timeout=10,
+        arg=s0["lastFrameId"],
+    )
+    canvas_after = canvas_rgb(page)
+    screen_after = desktop.compositor.screenshot()
+    assert not stats(page)["lastFrameRefresh"], "the canvas was read before the next refresh"
+
+    screen_changed = np.any(screen_after != screen_before, axis=2)
+    canvas_changed = np.any(canvas_after != canvas_before, axis=2)
+    assert canvas_changed.any(), "the glyph reached the canvas"
+    allowed = macroblocks(screen_changed)
+    outside = macroblocks(canvas_changed) & ~allowed
+    assert not outside.any(), (
+        f"the canvas changed in {int(outside.sum())} macroblocks where the screen did not "
+        f"(screen changed in {int(allowed.sum())}), e.g. at (mb x, y) {tuple(np.argwhere(outside)[0][::-1])}"
+    )
+    assert shown["keyframes"] == s0["keyframes"], "no keyframe for a keystroke"
+    assert shown["decoderConfigs"] == s0["decoderConfigs"], "no decoder reconfiguration"
+    assert shown["partialDraws"] > s0["partialDraws"], "the P-frame was drawn inside its damage"

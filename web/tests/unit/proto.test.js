@@ -49,6 +49,43 @@ test('JPEG region with 4:4:4 flag and no end of frame', () => {
   assert.deepEqual([...m.payload], [0xff, 0xd8]);
 });
 
+test('H.264 P-frame with a damage list, and an overlay tile', () => {
+  const list = [
+    0x02, 0x00, // two rectangles
+    0x10, 0x00, 0x20, 0x00, 0x30, 0x00, 0x10, 0x00, // x 16, y 32, 48x16
+    0x00, 0x00, 0x30, 0x04, 0x80, 0x07, 0x08, 0x00, // x 0, y 1072, 1920x8
+  ];
+  const bytes = new Uint8Array(28 + list.length + 2);
+  bytes.set([0x01, 0x01, 0b11_0000, 0, 1, 0, 0, 0]);
+  bytes.set(list, 28);
+  bytes.set([0x00, 0x01], 28 + list.length);
+  const m = proto.parseBinary(bytes);
+  assert.deepEqual(m.damage, [
+    { x: 16, y: 32, width: 48, height: 16 },
+    { x: 0, y: 1072, width: 1920, height: 8 },
+  ]);
+  assert.equal(m.overlay, true);
+  assert.deepEqual([...m.payload], [0x00, 0x01]);
+  // Without the flag there is no list and the payload starts at once.
+  bytes[2] = 0;
+  const plain = proto.parseBinary(bytes);
+  assert.equal(plain.damage, null);
+  assert.equal(plain.overlay, false);
+  assert.equal(plain.payload.length, list.length + 2);
+});
+
+test('a truncated or oversized damage list is a protocol error', () => {
+  const short = new Uint8Array(28 + 2 + 4);
+  short.set([0x01, 0x01, 0b1_0000, 0]);
+  short.set([0x01, 0x00], 28);
+  assert.throws(() => proto.parseBinary(short), proto.ProtocolError);
+  const many = new Uint8Array(28 + 2 + 65 * 8);
+  many.set([0x01, 0x01, 0b1_0000, 0]);
+  many.set([65, 0], 28);
+  assert.throws(() => proto.parseBinary(many), /65 rectangles/);
+  assert.throws(() => proto.parseBinary(new Uint8Array(28).fill(0x10, 2, 3).fill(1, 0, 2)), proto.ProtocolError);
+});
+
 test('parses a view with a non-zero byte offset', () => {
   const backing = new Uint8Array(3 + 12);
   backing.set([0x03, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0x10, 0x00, 0x00, 0x00], 3);
