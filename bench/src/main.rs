@@ -6,7 +6,7 @@
 //! from different runs on a shared machine do not, which is why both systems run together.
 //!
 //! Usage: `skerry-bench [--secs S] [--warmup S] [--settle S] [--workloads idle,scroll,drag,video,typing]
-//!         [--settings x264-420,x264-444,jpeg] [--pixelflux auto|on|off]
+//!         [--settings x264,x264-tiles,jpeg] [--pixelflux auto|on|off]
 //!         [--browser auto|on|off] [--browser-keys N] [--out DIR]`
 
 mod browser;

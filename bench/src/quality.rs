@@ -2,11 +2,13 @@
 //! with `grim` over wlr-screencopy), compared on luma (BT.709) as Y-PSNR. H.264 is decoded
 //! by ffmpeg, an independent decoder, so an encoder bug cannot hide behind its own decoder.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::viewer::Picture;
+use skerry_streamer::desktop::Rect;
+
+use crate::viewer::{Draw, Picture, paint_jpeg_into};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
@@ -81,58 +83,79 @@ pub fn decode(picture: &Picture, width: u32, height: u32) -> Result<Rgb, Quality
             height: *height,
             data: rgb.clone(),
         }),
-        Picture::H264(stream) => {
-            let mut child = Command::new("ffmpeg")
-                .args([
-                    "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                    "-",
-                ])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| QualityError::Run("ffmpeg", e))?;
-            let mut stdin = child
-                .stdin
-                .take()
-                .ok_or_else(|| QualityError::Format("ffmpeg stdin".into()))?;
-            let data = stream.clone();
-            let writer = std::thread::spawn(move || {
-                let _ = stdin.write_all(&data);
-            });
-            let out = child
-                .wait_with_output()
-                .map_err(|e| QualityError::Run("ffmpeg", e))?;
-            let _ = writer.join();
-            if !out.status.success() {
-                return Err(QualityError::Failed(
-                    "ffmpeg",
-                    String::from_utf8_lossy(&out.stderr).into(),
-                ));
-            }
-            // The decoded picture is padded to even sides; frames follow one another.
-            let (pw, ph) = (width + width % 2, height + height % 2);
-            let frame = (pw * ph * 3) as usize;
-            if out.stdout.len() < frame {
-                return Err(QualityError::Format(format!(
-                    "ffmpeg gave {} bytes",
-                    out.stdout.len()
-                )));
-            }
-            let last = &out.stdout
-                [out.stdout.len() / frame * frame - frame..out.stdout.len() / frame * frame];
-            let mut data = Vec::with_capacity((width * height * 3) as usize);
-            for row in 0..height as usize {
-                let s = row * pw as usize * 3;
-                data.extend_from_slice(&last[s..s + width as usize * 3]);
-            }
-            Ok(Rgb {
-                width,
-                height,
-                data,
-            })
-        }
+        Picture::H264 { stream, draws } => composite_h264(stream, draws, width, height),
     }
+}
+
+/// Decodes `stream` with ffmpeg and draws each frame as the browser does: whole or only
+/// inside its damage, then its refresh tiles; returns the canvas after the last frame.
+fn composite_h264(
+    stream: &[u8],
+    draws: &[Draw],
+    width: u32,
+    height: u32,
+) -> Result<Rgb, QualityError> {
+    let mut child = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| QualityError::Run("ffmpeg", e))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| QualityError::Format("ffmpeg stdin".into()))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| QualityError::Format("ffmpeg stdout".into()))?;
+    let data = stream.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    // The decoded picture is padded to even sides; frames follow one another.
+    let (pw, ph) = (width + width % 2, height + height % 2);
+    let mut frame = vec![0u8; (pw * ph * 3) as usize];
+    let mut canvas = vec![0u8; (width * height * 3) as usize];
+    let mut decoded = 0usize;
+    while stdout.read_exact(&mut frame).is_ok() {
+        let draw = draws.get(decoded).cloned().unwrap_or_default();
+        let full = [Rect::new(0, 0, width, height)];
+        for r in draw.rects.as_deref().unwrap_or(&full) {
+            let x1 = (r.x + r.width).min(width);
+            for row in r.y..(r.y + r.height).min(height) {
+                let s = ((row * pw + r.x) * 3) as usize;
+                let d = ((row * width + r.x) * 3) as usize;
+                let n = (x1.saturating_sub(r.x) * 3) as usize;
+                canvas[d..d + n].copy_from_slice(&frame[s..s + n]);
+            }
+        }
+        for (x, y, jpeg) in &draw.tiles {
+            paint_jpeg_into(&mut canvas, width, height, *x, *y, jpeg);
+        }
+        decoded += 1;
+    }
+    let _ = writer.join();
+    let out = child
+        .wait_with_output()
+        .map_err(|e| QualityError::Run("ffmpeg", e))?;
+    if !out.status.success() {
+        return Err(QualityError::Failed(
+            "ffmpeg",
+            String::from_utf8_lossy(&out.stderr).into(),
+        ));
+    }
+    if decoded == 0 {
+        return Err(QualityError::Format("ffmpeg decoded no frame".into()));
+    }
+    Ok(Rgb {
+        width,
+        height,
+        data: canvas,
+    })
 }
 
 /// Y-PSNR in dB (capped at 99 for identical pictures).

@@ -136,10 +136,10 @@ pub async fn skerry(
 
     let mut rows = Vec::new();
     for &setting in settings {
-        let (mut msg, h444) = setting.message();
+        let mut msg = setting.message();
         // The output stays 1920x1080 whatever size a browser viewer asks for.
         msg["manual_resolution"] = serde_json::json!({"width": WIDTH, "height": HEIGHT});
-        let mut viewer = Viewer::connect(port, h444, msg).await?;
+        let mut viewer = Viewer::connect(port, msg).await?;
         // The drag's button is held only while measuring; warm up without input.
         let warm_drive = match workload.drive(WIDTH) {
             Drive::Typing { period } => Drive::Typing { period },

@@ -1,7 +1,8 @@
 //! A scripted viewer speaking Skerry's wire protocol (docs/protocol.md) over a plain
 //! loopback WebSocket: it counts what arrives, drives input at a fixed rate, times input →
-//! first frame after it, and keeps enough of the stream to rebuild the last picture (the
-//! H.264 access units since the last keyframe, or a canvas of decoded JPEG stripes).
+//! first frame after it, and keeps enough of the stream to rebuild the last picture the
+//! browser would show (the H.264 access units since the last keyframe with what each one
+//! draws, or a canvas of decoded JPEG stripes).
 
 use std::time::{Duration, Instant};
 
@@ -22,13 +23,8 @@ pub enum ViewerError {
     NoHello,
 }
 
-const KIND_VIDEO: u8 = 0x01;
-const CODEC_H264: u8 = 1;
-const CODEC_JPEG: u8 = 2;
-const FLAG_KEY: u8 = 1;
-const FLAG_REFRESH: u8 = 2;
-const FLAG_END: u8 = 8;
-const HEADER: usize = 28;
+use skerry_streamer::desktop::Rect;
+use skerry_streamer::proto::{Codec, VideoHeader, flags, split_damage};
 
 /// Input the viewer sends while it measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +55,24 @@ pub struct Counts {
     pub missed: u64,
 }
 
+/// What the browser draws of one decoded H.264 frame.
+#[derive(Clone, Debug, Default)]
+pub struct Draw {
+    /// Only these rectangles (a P-frame's damage list); `None`: the whole frame.
+    pub rects: Option<Vec<Rect>>,
+    /// JPEG 4:4:4 refresh tiles drawn over it afterwards, as (x, y, JPEG).
+    pub tiles: Vec<(u32, u32, Vec<u8>)>,
+}
+
 /// The latest picture, kept in the form it arrived in.
 #[derive(Clone)]
 pub enum Picture {
     None,
-    /// Annex-B access units from the last keyframe on.
-    H264(Vec<u8>),
+    /// Annex-B access units from the last keyframe on, and one [`Draw`] per access unit.
+    H264 {
+        stream: Vec<u8>,
+        draws: Vec<Draw>,
+    },
     /// The output, RGB, with every JPEG stripe painted in.
     Rgb {
         width: u32,
@@ -80,20 +88,14 @@ pub struct Viewer {
     /// [`Viewer::watch_for_refresh`]: the last frame at motion quality.
     pub motion: Option<Picture>,
     watching: bool,
-}
-
-fn u16_at(b: &[u8], at: usize) -> u32 {
-    u32::from(u16::from_le_bytes([b[at], b[at + 1]]))
+    /// The frame being received carries a keyframe (its last message may be a tile).
+    frame_key: bool,
 }
 
 impl Viewer {
     /// Connects, says hello (without a size, so the output stays as configured), applies
     /// `settings`, and waits for the server's hello.
-    pub async fn connect(
-        port: u16,
-        h264_444: bool,
-        settings: serde_json::Value,
-    ) -> Result<Self, ViewerError> {
+    pub async fn connect(port: u16, settings: serde_json::Value) -> Result<Self, ViewerError> {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
         tcp.set_nodelay(true)?;
         let url = format!("ws://127.0.0.1:{port}/ws");
@@ -103,10 +105,11 @@ impl Viewer {
             picture: Picture::None,
             motion: None,
             watching: false,
+            frame_key: false,
         };
         v.send(serde_json::json!({
             "type": "hello", "version": 1,
-            "decoders": {"h264": true, "h264_444": h264_444, "jpeg": true}
+            "decoders": {"h264": true, "h264_444": false, "jpeg": true}
         }))
         .await?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -140,39 +143,54 @@ impl Viewer {
         match msg {
             Message::Binary(b) => {
                 c.bytes += b.len() as u64;
-                if b.len() < HEADER || b[0] != KIND_VIDEO {
+                let Some((h, payload)) = VideoHeader::parse(&b) else {
                     return Ok(false);
-                }
-                let (codec, flags) = (b[1], b[2]);
-                if self.watching && flags & FLAG_REFRESH != 0 {
+                };
+                if self.watching && h.flags & flags::REFRESH != 0 {
                     self.motion = Some(self.picture.clone());
                     self.watching = false;
                 }
-                let payload = &b[HEADER..];
-                match codec {
-                    CODEC_H264 => {
-                        if flags & FLAG_KEY != 0 {
-                            self.picture = Picture::H264(Vec::new());
+                let Ok((rects, data)) = split_damage(h.flags, payload) else {
+                    tracing::warn!("a video message with a bad damage list");
+                    return Ok(false);
+                };
+                self.frame_key |= h.flags & flags::KEYFRAME != 0;
+                match (h.codec, h.flags & flags::OVERLAY != 0) {
+                    (Codec::H264, _) => {
+                        if h.flags & flags::KEYFRAME != 0 {
+                            self.picture = Picture::H264 {
+                                stream: Vec::new(),
+                                draws: Vec::new(),
+                            };
                         }
                         // P-frames before the first keyframe cannot be decoded: not kept.
-                        if let Picture::H264(buf) = &mut self.picture {
-                            buf.extend_from_slice(payload);
+                        if let Picture::H264 { stream, draws } = &mut self.picture {
+                            stream.extend_from_slice(data);
+                            draws.push(Draw {
+                                rects,
+                                tiles: Vec::new(),
+                            });
                         }
                     }
-                    CODEC_JPEG => {
-                        let (x, y, fw, fh) = (
-                            u16_at(&b, 16),
-                            u16_at(&b, 18),
-                            u16_at(&b, 24),
-                            u16_at(&b, 26),
-                        );
-                        paint_jpeg(&mut self.picture, fw, fh, x, y, payload);
+                    (Codec::Jpeg, true) => {
+                        if let Picture::H264 { draws, .. } = &mut self.picture
+                            && let Some(last) = draws.last_mut()
+                        {
+                            last.tiles.push((h.x.into(), h.y.into(), data.to_vec()));
+                        }
                     }
-                    _ => {}
+                    (Codec::Jpeg, false) => paint_jpeg(
+                        &mut self.picture,
+                        h.frame_width.into(),
+                        h.frame_height.into(),
+                        h.x.into(),
+                        h.y.into(),
+                        data,
+                    ),
                 }
-                let end = flags & FLAG_END != 0;
+                let end = h.flags & flags::END_OF_FRAME != 0;
                 if end {
-                    count(c, flags);
+                    count(c, h.flags, std::mem::take(&mut self.frame_key));
                 }
                 Ok(end)
             }
@@ -280,12 +298,12 @@ impl Viewer {
     }
 }
 
-fn count(c: &mut Counts, flags: u8) {
+fn count(c: &mut Counts, frame_flags: u8, keyframe: bool) {
     c.frames += 1;
-    if flags & FLAG_KEY != 0 {
+    if keyframe {
         c.keyframes += 1;
     }
-    if flags & FLAG_REFRESH != 0 {
+    if frame_flags & flags::REFRESH != 0 {
         c.refreshes += 1;
     }
 }
@@ -304,6 +322,11 @@ fn paint_jpeg(picture: &mut Picture, fw: u32, fh: u32, x: u32, y: u32, jpeg: &[u
     let Picture::Rgb { rgb, .. } = picture else {
         return;
     };
+    paint_jpeg_into(rgb, fw, fh, x, y, jpeg);
+}
+
+/// Decodes one JPEG region into an RGB canvas `fw` x `fh`, at (x, y).
+pub fn paint_jpeg_into(rgb: &mut [u8], fw: u32, fh: u32, x: u32, y: u32, jpeg: &[u8]) {
     let Ok(img) = turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB) else {
         tracing::warn!("a JPEG region did not decode");
         return;

@@ -114,18 +114,20 @@ impl Workload {
 /// Encoder settings the streamer is measured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
-    X264_420,
-    X264_444,
+    /// H.264 whose paint-over refresh is the P-frame alone (`chroma444` off).
+    X264,
+    /// The default: H.264 with JPEG 4:4:4 tiles over the paint-over refresh.
+    X264Tiles,
     Jpeg,
 }
 
-pub const SETTINGS: [Setting; 3] = [Setting::X264_420, Setting::X264_444, Setting::Jpeg];
+pub const SETTINGS: [Setting; 3] = [Setting::X264, Setting::X264Tiles, Setting::Jpeg];
 
 impl Setting {
     pub fn name(self) -> &'static str {
         match self {
-            Self::X264_420 => "x264-420",
-            Self::X264_444 => "x264-444",
+            Self::X264 => "x264",
+            Self::X264Tiles => "x264-tiles",
             Self::Jpeg => "jpeg",
         }
     }
@@ -134,19 +136,12 @@ impl Setting {
         SETTINGS.into_iter().find(|w| w.name() == s)
     }
 
-    /// The `settings` message for the streamer (docs/protocol.md), and whether the viewer
-    /// says it decodes H.264 4:4:4.
-    pub fn message(self) -> (serde_json::Value, bool) {
+    /// The `settings` message for the streamer (docs/protocol.md).
+    pub fn message(self) -> serde_json::Value {
         match self {
-            Self::X264_420 => (
-                serde_json::json!({"encoder": "h264", "chroma444": false}),
-                false,
-            ),
-            Self::X264_444 => (
-                serde_json::json!({"encoder": "h264", "chroma444": true}),
-                true,
-            ),
-            Self::Jpeg => (serde_json::json!({"encoder": "jpeg"}), false),
+            Self::X264 => serde_json::json!({"encoder": "h264", "chroma444": false}),
+            Self::X264Tiles => serde_json::json!({"encoder": "h264", "chroma444": true}),
+            Self::Jpeg => serde_json::json!({"encoder": "jpeg"}),
         }
     }
 
@@ -154,7 +149,7 @@ impl Setting {
     /// with paint-over (it has no 4:4:4 mode), or its striped JPEG.
     pub fn pixelflux(self) -> &'static str {
         match self {
-            Self::X264_420 | Self::X264_444 => "h264crf",
+            Self::X264 | Self::X264Tiles => "h264crf",
             Self::Jpeg => "jpeg",
         }
     }

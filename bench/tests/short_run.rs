@@ -16,7 +16,7 @@ fn short_typing_run_produces_table_json_and_plots() {
             "--workloads",
             "typing",
             "--settings",
-            "x264-420",
+            "x264-tiles",
             "--pixelflux",
             "off",
             "--browser-keys",
@@ -33,7 +33,7 @@ fn short_typing_run_produces_table_json_and_plots() {
         "skerry-bench failed\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("| typing | x264-420 | Skerry |"),
+        stdout.contains("| typing | x264-tiles | Skerry |"),
         "table row missing:\n{stdout}"
     );
 
@@ -53,6 +53,9 @@ fn short_typing_run_produces_table_json_and_plots() {
     // bytes, and most presses must have a latency sample.
     assert!(f("frames") >= 1.0 && f("bytes_per_s") > 0.0, "{r:#}");
     assert!(f("latency_samples") >= 3.0, "{r:#}");
+    // One H.264 format for the whole session: typing after the viewer's start sends no
+    // keyframe, whatever the paint-over refreshes in between.
+    assert_eq!(f("keyframes"), 0.0, "{r:#}");
     assert!(
         f("latency_p50_ms") > 0.0 && f("latency_p99_ms") >= f("latency_p50_ms"),
         "{r:#}"
